@@ -1,0 +1,12 @@
+"""Celery application. Tasks that touch tenant data take the schema name and activate it explicitly
+(see ``tenants.tasks.tenant_task``)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("backhaul")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,13 @@
+from django.urls import include, path
+
+from accounts import views as account_views
+from config.health import healthz
+from portal import views as portal_views
+
+urlpatterns = [
+    path("", portal_views.dashboard, name="dashboard"),
+    path("login/", account_views.TenantLoginView.as_view(), name="login"),
+    path("logout/", account_views.logout_view, name="logout"),
+    path("healthz", healthz, name="healthz"),
+    path("api/", include("api.urls")),
+]

@@ -1,0 +1,383 @@
+"""SQL for the shared ``radius`` schema, and every query FreeRADIUS runs against it.
+
+Tenant isolation rests on three things, all in the database:
+
+* ``radius.nas`` maps a NAS source address to one tenant schema. FreeRADIUS learns its clients
+  (secret, ``Client-Shortname`` = tenant schema) from this table, so the tenant of a request is
+  the one bound to the packet's source address *and* verified by its shared secret - never an
+  attribute the NAS sends.
+* Authorization goes through ``radius.check_items`` / ``radius.reply_items``: SECURITY DEFINER
+  functions that resolve the schema from ``radius.nas`` and read ``<schema>.radcheck`` with the
+  user name as a bound parameter. The FreeRADIUS role has no access to tenant schemas at all.
+* Accounting rows carry ``tenant = '%{Client-Shortname}'`` and the tables are LIST-partitioned
+  by tenant with no default partition, so a row for a tenant without a partition fails instead
+  of landing anywhere else.
+
+Query templates below contain FreeRADIUS xlat expansions (``%{...}``), never Python formatting;
+rlm_sql escapes every expansion with ``auto_escape = yes`` (PQescapeStringConn).
+"""
+
+from __future__ import annotations
+
+from psycopg import sql as pgsql
+
+# A tenant schema name as FreeRADIUS and partition names can carry it: partition names are
+# 'radpostauth_' + schema, which must stay within PostgreSQL's 63-byte identifier limit.
+TENANT_SCHEMA_PATTERN = r"^[a-z_][a-z0-9_]{0,50}$"
+
+SCHEMA_SQL = r"""
+CREATE SCHEMA IF NOT EXISTS radius;
+
+-- Tenants known to RADIUS. One row per tenant schema, created by ensure_tenant_partition(),
+-- so a NAS can only point at a tenant whose accounting partitions exist.
+CREATE TABLE IF NOT EXISTS radius.tenant (
+    schema      text PRIMARY KEY
+                CHECK (schema ~ '^[a-z_][a-z0-9_]{0,50}$'
+                       AND schema NOT IN ('public', 'radius', 'information_schema')
+                       AND schema !~ '^pg_'),
+    suspended   boolean NOT NULL DEFAULT false
+);
+
+CREATE TABLE IF NOT EXISTS radius.nas (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    address         inet NOT NULL UNIQUE
+                    CHECK (masklen(address) = CASE family(address) WHEN 4 THEN 32 ELSE 128 END),
+    secret          text NOT NULL CHECK (length(secret) BETWEEN 6 AND 128),
+    tenant_schema   text NOT NULL REFERENCES radius.tenant (schema) ON DELETE CASCADE,
+    -- FreeRADIUS's Client-Shortname; accounting queries write it as the tenant.
+    shortname       text GENERATED ALWAYS AS (tenant_schema) STORED,
+    nas_type        text NOT NULL DEFAULT 'other',
+    description     text NOT NULL DEFAULT '',
+    coa_port        integer NOT NULL DEFAULT 3799 CHECK (coa_port BETWEEN 1 AND 65535),
+    require_message_authenticator boolean NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS nas_tenant_schema_idx ON radius.nas (tenant_schema);
+
+-- Standard FreeRADIUS radacct columns, plus tenant (partition key) and clientipaddress (the
+-- verified source address, used by Accounting-On/Off instead of the NAS-IP-Address it sends).
+CREATE TABLE IF NOT EXISTS radius.radacct (
+    radacctid           bigserial,
+    tenant              text NOT NULL,
+    clientipaddress     inet NOT NULL,
+    acctsessionid       text NOT NULL,
+    acctuniqueid        text NOT NULL,
+    username            text,
+    realm               text,
+    nasipaddress        inet NOT NULL,
+    nasportid           text,
+    nasporttype         text,
+    acctstarttime       timestamptz,
+    acctupdatetime      timestamptz,
+    acctstoptime        timestamptz,
+    acctinterval        bigint,
+    acctsessiontime     bigint,
+    acctauthentic       text,
+    connectinfo_start   text,
+    connectinfo_stop    text,
+    acctinputoctets     bigint,
+    acctoutputoctets    bigint,
+    calledstationid     text,
+    callingstationid    text,
+    acctterminatecause  text,
+    servicetype         text,
+    framedprotocol      text,
+    framedipaddress     inet,
+    framedipv6address   inet,
+    framedipv6prefix    inet,
+    framedinterfaceid   text,
+    delegatedipv6prefix inet,
+    class               text,
+    PRIMARY KEY (tenant, radacctid),
+    UNIQUE (tenant, acctuniqueid)
+) PARTITION BY LIST (tenant);
+CREATE INDEX IF NOT EXISTS radacct_open_by_client_idx
+    ON radius.radacct (tenant, clientipaddress, acctstarttime) WHERE acctstoptime IS NULL;
+CREATE INDEX IF NOT EXISTS radacct_username_start_idx ON radius.radacct (tenant, username, acctstarttime);
+
+-- No 'pass' column: stock FreeRADIUS logs the cleartext password here; we do not.
+CREATE TABLE IF NOT EXISTS radius.radpostauth (
+    id                  bigserial,
+    tenant              text NOT NULL,
+    username            text NOT NULL,
+    reply               text,
+    nasipaddress        inet,
+    calledstationid     text,
+    callingstationid    text,
+    authdate            timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, id)
+) PARTITION BY LIST (tenant);
+CREATE INDEX IF NOT EXISTS radpostauth_username_idx ON radius.radpostauth (tenant, username, authdate);
+
+-- Creates (idempotently) the tenant row and its accounting partitions. Run by the migrating
+-- role when a tenant is created; never granted to the FreeRADIUS role.
+CREATE OR REPLACE FUNCTION radius.ensure_tenant_partition(schema text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+-- Creating a partition locks the parent; never queue behind a long report and stall accounting.
+SET lock_timeout = '5s'
+AS $fn$
+BEGIN
+    INSERT INTO radius.tenant (schema) VALUES (ensure_tenant_partition.schema) ON CONFLICT DO NOTHING;
+    EXECUTE format('CREATE TABLE IF NOT EXISTS radius.%I PARTITION OF radius.radacct FOR VALUES IN (%L)',
+                   'radacct_' || ensure_tenant_partition.schema, ensure_tenant_partition.schema);
+    EXECUTE format('CREATE TABLE IF NOT EXISTS radius.%I PARTITION OF radius.radpostauth FOR VALUES IN (%L)',
+                   'radpostauth_' || ensure_tenant_partition.schema, ensure_tenant_partition.schema);
+END
+$fn$;
+REVOKE ALL ON FUNCTION radius.ensure_tenant_partition(text) FROM PUBLIC;
+
+DO $do$
+BEGIN
+    IF to_regtype('radius.avp') IS NULL THEN
+        -- Column order is what rlm_sql reads: id, username, attribute, value, op.
+        CREATE TYPE radius.avp AS (id bigint, username text, attribute text, value text, op text);
+    END IF;
+END
+$do$;
+
+-- check_items / reply_items: the tenant schema serving the NAS address (none for an unknown NAS
+-- or a suspended tenant), then that schema's radcheck / radreply rows for the user name.
+-- The lookup is inlined, not a helper function: a non-inlinable SQL function is re-planned on
+-- every call, which cost ~90 us per query here.
+CREATE OR REPLACE FUNCTION radius.check_items(client_ip text, username text) RETURNS SETOF radius.avp
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tenant_schema text;
+BEGIN
+    SELECT n.tenant_schema INTO tenant_schema
+    FROM radius.nas AS n
+    JOIN radius.tenant AS t ON t.schema = n.tenant_schema
+    WHERE n.address = client_ip::inet AND NOT t.suspended;
+    IF tenant_schema IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT c.id::bigint, c.username::text, c.attribute::text, c.value::text, c.op::text'
+        ' FROM %I.radcheck AS c WHERE c.username = $1 ORDER BY c.id', tenant_schema)
+        USING check_items.username;
+END
+$fn$;
+REVOKE ALL ON FUNCTION radius.check_items(text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION radius.reply_items(client_ip text, username text) RETURNS SETOF radius.avp
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tenant_schema text;
+BEGIN
+    SELECT n.tenant_schema INTO tenant_schema
+    FROM radius.nas AS n
+    JOIN radius.tenant AS t ON t.schema = n.tenant_schema
+    WHERE n.address = client_ip::inet AND NOT t.suspended;
+    IF tenant_schema IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT r.id::bigint, r.username::text, r.attribute::text, r.value::text, r.op::text'
+        ' FROM %I.radreply AS r WHERE r.username = $1 ORDER BY r.id', tenant_schema)
+        USING reply_items.username;
+END
+$fn$;
+REVOKE ALL ON FUNCTION radius.reply_items(text, text) FROM PUBLIC;
+"""
+
+# Columns the FreeRADIUS role may read: what its queries name in WHERE, SET expressions and
+# ON CONFLICT. Reading usage history (user names, octets) is not among them.
+_RADACCT_READABLE = (
+    "tenant",
+    "clientipaddress",
+    "acctuniqueid",
+    "acctstarttime",
+    "acctupdatetime",
+    "acctstoptime",
+    "acctsessiontime",
+    "framedipaddress",
+    "framedipv6address",
+    "framedipv6prefix",
+    "framedinterfaceid",
+    "delegatedipv6prefix",
+)
+_NAS_READABLE = (
+    "id",
+    "address",
+    "secret",
+    "shortname",
+    "tenant_schema",
+    "nas_type",
+    "require_message_authenticator",
+)
+
+
+def server_role_sql(*, role: str, password: str | None) -> list[pgsql.Composed]:
+    """Statements creating the least-privilege login FreeRADIUS connects as.
+
+    It may: read radius.nas (clients), call check_items/reply_items, insert/update accounting.
+    It may not touch tenant schemas, radius.tenant or the partition function.
+    """
+    ident = pgsql.Identifier(role)
+    create = (
+        pgsql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(ident, pgsql.Literal(password))
+        if password is not None
+        else pgsql.SQL("CREATE ROLE {} LOGIN").format(ident)
+    )
+
+    def columns(names: tuple[str, ...]) -> pgsql.Composed:
+        return pgsql.SQL(", ").join(pgsql.Identifier(n) for n in names)
+
+    return [
+        create,
+        pgsql.SQL("GRANT USAGE ON SCHEMA radius TO {}").format(ident),
+        pgsql.SQL("GRANT SELECT ({}) ON radius.nas TO {}").format(columns(_NAS_READABLE), ident),
+        pgsql.SQL(
+            "GRANT EXECUTE ON FUNCTION radius.check_items(text, text), radius.reply_items(text, text) TO {}"
+        ).format(ident),
+        pgsql.SQL("GRANT INSERT, UPDATE ON radius.radacct TO {}").format(ident),
+        pgsql.SQL("GRANT SELECT ({}) ON radius.radacct TO {}").format(columns(_RADACCT_READABLE), ident),
+        pgsql.SQL("GRANT INSERT ON radius.radpostauth TO {}").format(ident),
+        pgsql.SQL("GRANT USAGE ON SEQUENCE radius.radacct_radacctid_seq, radius.radpostauth_id_seq TO {}").format(
+            ident
+        ),
+    ]
+
+
+# --- Queries FreeRADIUS runs (xlat templates) ------------------------------------------------
+
+# The packet's source address: what the client (and so the tenant) was looked up by.
+CLIENT_ADDRESS = "%{%{Packet-Src-IP-Address}:-%{Packet-Src-IPv6-Address}}"
+_CLIENT_INET = f"'{CLIENT_ADDRESS}'::inet"
+_TENANT = "'%{Client-Shortname}'"
+_UNIQUE_ID = "'%{Acct-Unique-Session-Id}'"
+_EVENT_EPOCH = "'%{%{integer:Event-Timestamp}:-%l}'::bigint"
+_EVENT_TS = f"to_timestamp({_EVENT_EPOCH})"
+_SESSION_TIME = "NULLIF('%{Acct-Session-Time}', '')::bigint"
+_INPUT_OCTETS = "(('%{%{Acct-Input-Gigawords}:-0}'::bigint << 32) + '%{%{Acct-Input-Octets}:-0}'::bigint)"
+_OUTPUT_OCTETS = "(('%{%{Acct-Output-Gigawords}:-0}'::bigint << 32) + '%{%{Acct-Output-Octets}:-0}'::bigint)"
+_NAS_IP = f"COALESCE(NULLIF('%{{%{{NAS-IPv6-Address}}:-%{{NAS-IP-Address}}}}', '')::inet, {_CLIENT_INET})"
+_THIS_SESSION = f"tenant = {_TENANT} AND acctuniqueid = {_UNIQUE_ID}"
+
+AUTHORIZE_CHECK_QUERY = (
+    f"SELECT id, username, attribute, value, op FROM radius.check_items('{CLIENT_ADDRESS}', '%{{SQL-User-Name}}')"
+)
+AUTHORIZE_REPLY_QUERY = (
+    f"SELECT id, username, attribute, value, op FROM radius.reply_items('{CLIENT_ADDRESS}', '%{{SQL-User-Name}}')"
+)
+
+# rlm_sql read_clients: id, nasname, shortname, type, secret.
+CLIENT_QUERY = "SELECT id, host(address), shortname, nas_type, secret FROM radius.nas"
+
+# Dynamic-client lookup, run once per NAS address per client lifetime (see config.py).
+_NAS_BY_SOURCE = f"FROM radius.nas WHERE address = {_CLIENT_INET}"
+DYNAMIC_CLIENT_QUERIES: dict[str, str] = {
+    "shortname": f"SELECT shortname {_NAS_BY_SOURCE}",
+    "secret": f"SELECT secret {_NAS_BY_SOURCE}",
+    "nas_type": f"SELECT nas_type {_NAS_BY_SOURCE}",
+    "require_ma": f"SELECT CASE WHEN require_message_authenticator THEN 'yes' ELSE 'no' END {_NAS_BY_SOURCE}",
+}
+
+_FRAMED_VALUES = (
+    "NULLIF('%{Framed-IP-Address}', '')::inet, NULLIF('%{Framed-IPv6-Address}', '')::inet, "
+    "NULLIF('%{Framed-IPv6-Prefix}', '')::inet, NULLIF('%{Framed-Interface-Id}', ''), "
+    "NULLIF('%{Delegated-IPv6-Prefix}', '')::inet"
+)
+_FRAMED_SET = (
+    "framedipaddress = COALESCE(NULLIF('%{Framed-IP-Address}', '')::inet, framedipaddress), "
+    "framedipv6address = COALESCE(NULLIF('%{Framed-IPv6-Address}', '')::inet, framedipv6address), "
+    "framedipv6prefix = COALESCE(NULLIF('%{Framed-IPv6-Prefix}', '')::inet, framedipv6prefix), "
+    "framedinterfaceid = COALESCE(NULLIF('%{Framed-Interface-Id}', ''), framedinterfaceid), "
+    "delegatedipv6prefix = COALESCE(NULLIF('%{Delegated-IPv6-Prefix}', '')::inet, delegatedipv6prefix)"
+)
+_INSERT_COLUMNS = (
+    "tenant, clientipaddress, acctsessionid, acctuniqueid, username, realm, nasipaddress, nasportid, "
+    "nasporttype, acctstarttime, acctupdatetime, acctstoptime, acctsessiontime, acctauthentic, "
+    "connectinfo_start, connectinfo_stop, acctinputoctets, acctoutputoctets, calledstationid, "
+    "callingstationid, acctterminatecause, servicetype, framedprotocol, framedipaddress, "
+    "framedipv6address, framedipv6prefix, framedinterfaceid, delegatedipv6prefix"
+)
+
+
+def _insert_session(*, start: str, stop: str, session_time: str, octets: bool, cause: str) -> str:
+    return (
+        f"INSERT INTO radius.radacct AS a ({_INSERT_COLUMNS}) VALUES ("
+        f"{_TENANT}, {_CLIENT_INET}, '%{{Acct-Session-Id}}', {_UNIQUE_ID}, '%{{SQL-User-Name}}', "
+        f"NULLIF('%{{Realm}}', ''), {_NAS_IP}, NULLIF('%{{%{{NAS-Port-ID}}:-%{{NAS-Port}}}}', ''), "
+        f"NULLIF('%{{NAS-Port-Type}}', ''), {start}, {_EVENT_TS}, {stop}, {session_time}, "
+        "NULLIF('%{Acct-Authentic}', ''), NULLIF('%{Connect-Info}', ''), NULL, "
+        f"{_INPUT_OCTETS if octets else '0'}, {_OUTPUT_OCTETS if octets else '0'}, "
+        "NULLIF('%{Called-Station-Id}', ''), NULLIF('%{Calling-Station-Id}', ''), "
+        f"{cause}, NULLIF('%{{Service-Type}}', ''), NULLIF('%{{Framed-Protocol}}', ''), {_FRAMED_VALUES})"
+    )
+
+
+# A row already in the required state: acknowledge (rlm_sql counts returned rows as affected),
+# so a retransmitted Stop or a late Interim gets its Accounting-Response.
+_ACK_EXISTING = f"SELECT 1 FROM radius.radacct WHERE {_THIS_SESSION}"
+_STARTED_AT = f"to_timestamp({_EVENT_EPOCH} - COALESCE({_SESSION_TIME}, 0))"
+
+# rlm_sql tries each query of a type in order until one affects a row. None affected (or an
+# error, e.g. no partition for the tenant) means no Accounting-Response: the NAS retries.
+ACCOUNTING_QUERIES: dict[str, tuple[str, ...]] = {
+    "start": (
+        _insert_session(start=_EVENT_TS, stop="NULL", session_time="0", octets=False, cause="NULL")
+        # Values repeated rather than read from EXCLUDED, which needs SELECT on those columns.
+        + f" ON CONFLICT (tenant, acctuniqueid) DO UPDATE SET acctstarttime = {_EVENT_TS},"
+        f" acctupdatetime = {_EVENT_TS}, connectinfo_start = NULLIF('%{{Connect-Info}}', '')"
+        " WHERE a.acctstoptime IS NULL",
+        _ACK_EXISTING,
+    ),
+    "interim-update": (
+        f"UPDATE radius.radacct SET {_FRAMED_SET}, "
+        f"acctsessiontime = COALESCE({_SESSION_TIME}, acctsessiontime), "
+        f"acctinterval = ({_EVENT_EPOCH} - EXTRACT(EPOCH FROM COALESCE(acctupdatetime, acctstarttime)))::bigint, "
+        f"acctupdatetime = {_EVENT_TS}, acctinputoctets = {_INPUT_OCTETS}, acctoutputoctets = {_OUTPUT_OCTETS} "
+        f"WHERE {_THIS_SESSION} AND acctstoptime IS NULL",
+        _insert_session(start=_STARTED_AT, stop="NULL", session_time=_SESSION_TIME, octets=True, cause="NULL")
+        + " ON CONFLICT (tenant, acctuniqueid) DO NOTHING",
+        _ACK_EXISTING,
+    ),
+    "stop": (
+        f"UPDATE radius.radacct SET {_FRAMED_SET}, acctstoptime = {_EVENT_TS}, acctupdatetime = {_EVENT_TS}, "
+        f"acctsessiontime = COALESCE({_SESSION_TIME}, ({_EVENT_EPOCH} - EXTRACT(EPOCH FROM acctstarttime))::bigint), "
+        f"acctinputoctets = {_INPUT_OCTETS}, acctoutputoctets = {_OUTPUT_OCTETS}, "
+        "acctterminatecause = NULLIF('%{Acct-Terminate-Cause}', ''), "
+        "connectinfo_stop = NULLIF('%{Connect-Info}', '') "
+        f"WHERE {_THIS_SESSION} AND acctstoptime IS NULL",
+        _insert_session(
+            start=_STARTED_AT,
+            stop=_EVENT_TS,
+            session_time=_SESSION_TIME,
+            octets=True,
+            cause="NULLIF('%{Acct-Terminate-Cause}', '')",
+        )
+        + " ON CONFLICT (tenant, acctuniqueid) DO NOTHING",
+        _ACK_EXISTING,
+    ),
+    # Closes every open session this NAS (by verified source address, within its tenant) holds;
+    # stale open sessions otherwise block simultaneous-use checks and skew usage.
+    "accounting-on": (
+        f"UPDATE radius.radacct SET acctstoptime = {_EVENT_TS}, acctupdatetime = {_EVENT_TS}, "
+        f"acctsessiontime = ({_EVENT_EPOCH} - EXTRACT(EPOCH FROM acctstarttime))::bigint, "
+        "acctterminatecause = '%{%{Acct-Terminate-Cause}:-NAS-Reboot}' "
+        f"WHERE tenant = {_TENANT} AND clientipaddress = {_CLIENT_INET} AND acctstoptime IS NULL "
+        f"AND acctstarttime <= {_EVENT_TS}",
+        f"SELECT 1 FROM radius.nas WHERE address = {_CLIENT_INET} AND tenant_schema = {_TENANT}",
+    ),
+}
+ACCOUNTING_QUERIES["accounting-off"] = ACCOUNTING_QUERIES["accounting-on"]
+
+POST_AUTH_QUERY = (
+    "INSERT INTO radius.radpostauth (tenant, username, reply, nasipaddress, calledstationid, callingstationid) "
+    f"VALUES ({_TENANT}, '%{{User-Name}}', '%{{reply:Packet-Type}}', {_CLIENT_INET}, "
+    "NULLIF('%{Called-Station-Id}', ''), NULLIF('%{Calling-Station-Id}', ''))"
+)
+
+
+def all_query_templates() -> list[str]:
+    """Every template written into the FreeRADIUS config (for validation before writing)."""
+    queries = [AUTHORIZE_CHECK_QUERY, AUTHORIZE_REPLY_QUERY, CLIENT_QUERY, POST_AUTH_QUERY]
+    queries += DYNAMIC_CLIENT_QUERIES.values()
+    for group in ACCOUNTING_QUERIES.values():
+        queries += group
+    return queries

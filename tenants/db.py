@@ -1,0 +1,28 @@
+"""Typed access to django-tenants' schema switching on the default connection."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from django.db import connection
+
+if TYPE_CHECKING:
+    from django_tenants.postgresql_backend.base import DatabaseWrapper
+
+    from tenants.models import Tenant
+
+
+def _wrapper() -> DatabaseWrapper:
+    return cast("DatabaseWrapper", connection)
+
+
+def schema_current() -> str:
+    return str(_wrapper().schema_name)
+
+
+def schema_use_public() -> None:
+    _wrapper().set_schema_to_public()
+
+
+def schema_use_tenant(tenant: Tenant) -> None:
+    _wrapper().set_tenant(tenant)

@@ -1,0 +1,44 @@
+"""`make test`: start the embedded test services (unless DATABASE_URL / REDIS_URL are set), check style and
+types, run the whole pytest suite, stop what was started."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from config import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PROFILE = "test"
+
+
+def main(argv: list[str]) -> int:
+    os.environ["BACKHAUL_MODE"] = "test"
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    bin_dir = Path(sys.executable).parent
+    pg_was_running = (embedded.pg_dir(PROFILE) / "postmaster.pid").exists()
+    env = {**os.environ, **embedded.services_start(PROFILE)}
+    try:
+        steps: list[tuple[str, list[str]]] = [
+            ("ruff", [str(bin_dir / "ruff"), "check", "."]),
+            ("mypy", [str(bin_dir / "mypy"), "."]),
+            ("pytest", [sys.executable, "-m", "pytest", *argv]),
+        ]
+        if argv:  # a focused run (make test ARGS=...) skips the whole-tree checks
+            steps = steps[-1:]
+        for name, command in steps:
+            print(f"== {name}", flush=True)
+            result = subprocess.run(command, cwd=BASE_DIR, env=env, check=False)
+            if result.returncode != 0:
+                print(f"== {name} failed (exit {result.returncode})", flush=True)
+                return result.returncode
+        return 0
+    finally:
+        if not pg_was_running:
+            embedded.services_stop(PROFILE)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
