@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.views import MeView, TokenView
@@ -8,4 +8,8 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("v1/auth/token/", TokenView.as_view(), name="api-token"),
     path("v1/me/", MeView.as_view(), name="api-me"),
+    path("v1/", include("hierarchy.api_urls")),
+    path("v1/", include("ledger.api_urls")),
+    path("v1/", include("network.api_urls")),
+    path("v1/", include("network.router_api_urls")),
 ]

@@ -29,6 +29,14 @@ class Tenant(TenantMixin):
         help_text="Percent",
     )
     brand_color = models.CharField(max_length=7, default="#0d6efd")
+    max_reseller_depth = models.PositiveSmallIntegerField(
+        default=3, help_text="How many reseller levels may sit below the ISP."
+    )
+    radius_suspended_mode = models.CharField(
+        max_length=10, choices=[("reject", "Reject"), ("pool", "Accept into the suspended pool")],
+        default="reject",
+    )
+    suspended_pool = models.CharField(max_length=64, default="suspended")
 
     # Schemas are created by tenants.services.tenant_create (cloned from the template), never implicitly.
     auto_create_schema = False

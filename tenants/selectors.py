@@ -29,8 +29,8 @@ def tenants_with_counts() -> list[TenantRow]:
         return []
     parts = [
         sql.SQL(
-            "SELECT {schema_literal}, count(*), count(*) FILTER (WHERE role = 'customer') "
-            "FROM {schema}.accounts_user"
+            "SELECT {schema_literal}, (SELECT count(*) FROM {schema}.accounts_user), "
+            "(SELECT count(*) FROM {schema}.hierarchy_subscriber)"
         ).format(schema_literal=sql.Literal(t.schema_name), schema=sql.Identifier(t.schema_name))
         for t in tenants
     ]

@@ -77,18 +77,26 @@ def tenant_create(
                                    admin_name=admin_name)
     except IntegrityError as exc:
         # Two signups racing for one subdomain: the unique constraint decides.
-        raise ValidationError({"slug": f"“{slug}” is already taken."}) from exc
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or ""
+        if "slug" in constraint or "schema_name" in constraint or "domain" in constraint:
+            raise ValidationError({"slug": f"“{slug}” is already taken."}) from exc
+        raise
     return tenant
 
 
 def tenant_schema_seed(*, tenant: Tenant, admin_email: str, admin_password: str, admin_name: str) -> None:
     """Initial rows inside a new ISP schema (runs with that schema active, inside the signup
     transaction)."""
+    # Imported here: these apps' services import tenants.
     from accounts.services import user_welcome_schedule
+    from hierarchy.models import Membership
+    from hierarchy.services import operator_root_create
 
+    root = operator_root_create(name=tenant.name, email=admin_email)
     admin = User.objects.create_user(
         email=admin_email, password=admin_password, full_name=admin_name, role=Role.ADMIN, is_staff=True,
     )
+    Membership.objects.create(user=admin, operator=root)
     user_welcome_schedule(schema_name=tenant.schema_name, user=admin)
 
 

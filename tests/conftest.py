@@ -7,14 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 from django.test import Client
-from django_tenants.utils import schema_context
 
-from accounts.models import User
 from tenants.db import schema_use_public
 from tenants.models import Tenant
 from tenants.services import tenant_create
 from tests.support import processes
-from tests.support.personas import PASSWORD, Isp
+from tests.support.personas import PASSWORD, Isp, build_personas
 
 
 def _make_isp(slug: str, name: str) -> Isp:
@@ -22,9 +20,7 @@ def _make_isp(slug: str, name: str) -> Isp:
         name=name, slug=slug, admin_email=f"admin@{slug}.test", admin_password=PASSWORD,
         admin_name=f"{name} Admin",
     )
-    with schema_context(tenant.schema_name):
-        admin = User.objects.get(email=f"admin@{slug}.test")
-    return Isp(tenant=tenant, admin=admin, host=f"{slug}.localhost")
+    return build_personas(tenant)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from hierarchy.models import Subscriber
 from tenants.models import Tenant
 from tests.conftest import host_client
 from tests.support.personas import PASSWORD
@@ -25,15 +26,16 @@ def _signed_in(email: str) -> object:
 
 def test_console_lists_tenants_with_counts(operator, alpha, beta):
     with schema_context(alpha.schema):
-        User.objects.create_user(email="c1@alpha.test", password=PASSWORD, role=Role.CUSTOMER)
-        User.objects.create_user(email="c2@alpha.test", password=PASSWORD, role=Role.CUSTOMER)
+        users = User.objects.count()
+        Subscriber.objects.create(username="dave", package=alpha.package, owner=alpha.reseller)
+        User.objects.create_user(email="c2@alpha.test", password=PASSWORD, role=Role.SUPPORT)
     client = _signed_in(operator.email)
     page = client.get("/superadmin/").content.decode()
     assert "Alpha Net" in page and "Beta Fiber" in page
     row = page[page.index('data-tenant="alpha"'):]
     row = row[: row.index("</tr>")]
     cells = [c.split(">")[-1] for c in row.split("</td>")]
-    assert cells[4] == "3" and cells[5] == "2"  # admin + 2 customers; 2 customers
+    assert cells[4] == str(users + 1) and cells[5] == "2"  # logins; subscribers (carol, dave)
 
 
 def test_console_suspend_and_unsuspend(operator, alpha):
