@@ -146,10 +146,21 @@ def services_start(profile: str) -> dict[str, str]:
     return env
 
 
-def services_stop(profile: str) -> None:
-    if not os.environ.get("DATABASE_URL"):
+def services_running(profile: str) -> set[str]:
+    """Which embedded services of this profile are up already (so a caller stops only what it started)."""
+    running = set()
+    if (pg_dir(profile) / "postmaster.pid").exists():
+        running.add("postgres")
+    if _redis_ping(redis_dir(profile) / "redis.sock"):
+        running.add("redis")
+    return running
+
+
+def services_stop(profile: str, *, keep: set[str] | None = None) -> None:
+    keep = keep or set()
+    if not os.environ.get("DATABASE_URL") and "postgres" not in keep:
         pg_stop(profile)
-    if not os.environ.get("REDIS_URL"):
+    if not os.environ.get("REDIS_URL") and "redis" not in keep:
         redis_stop(profile)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,15 +29,25 @@ def web_command(port: int = 8000, *, workers: int = 2) -> list[str]:
             "--workers", str(workers), "--threads", "4", "--access-logfile", "-", "--timeout", "60"]
 
 
+def _wait_for_web(web: subprocess.Popen[bytes], port: int = 8000) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and web.poll() is None:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+
+
 def main() -> int:
     os.environ.setdefault("BACKHAUL_MODE", "development")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    pg_was_running = (embedded.pg_dir(PROFILE) / "postmaster.pid").exists()
+    already_running = embedded.services_running(PROFILE)
     env = {**os.environ, **embedded.services_start(PROFILE)}
     python = sys.executable
     manage = [python, "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
-    subprocess.run([*manage, "seed_demo"], cwd=BASE_DIR, env=env, check=True)
+    banner = subprocess.run([*manage, "seed_demo"], cwd=BASE_DIR, env=env, check=True,
+                            capture_output=True, text=True).stdout
 
     beat_schedule = embedded.data_dir(PROFILE) / "celerybeat-schedule"
     children = [
@@ -46,6 +57,10 @@ def main() -> int:
         _spawn("beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
                         "--schedule", str(beat_schedule)], env),
     ]
+
+    _wait_for_web(children[0][1])
+    print(banner, flush=True)
+    print("Press Ctrl-C to stop everything make run started.", flush=True)
 
     stopping = False
 
@@ -75,9 +90,8 @@ def main() -> int:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
-        if not pg_was_running:
-            print("[run] stopping embedded PostgreSQL and Redis", flush=True)
-            embedded.services_stop(PROFILE)
+        print("[run] stopping the embedded services this run started", flush=True)
+        embedded.services_stop(PROFILE, keep=already_running)
     return exit_code
 
 
