@@ -4,6 +4,11 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+
+from accounts.models import User
+from tenants.services import tenant_slug_validate
 
 
 class SignupForm(forms.Form):
@@ -23,10 +28,21 @@ class SignupForm(forms.Form):
             field.widget.attrs.setdefault("class", "form-control")
 
     def clean_slug(self) -> str:
-        return str(self.cleaned_data["slug"]).strip().lower()
+        # Friendly messages up front; tenant_create checks again and the unique constraints decide.
+        try:
+            return tenant_slug_validate(str(self.cleaned_data["slug"]))
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["slug"]) from exc
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("admin_password") != data.get("admin_password_again"):
+        password = data.get("admin_password")
+        if password and password != data.get("admin_password_again"):
             self.add_error("admin_password_again", "The two passwords differ.")
+        elif password:
+            candidate = User(email=data.get("admin_email", ""), full_name=data.get("admin_name", ""))
+            try:
+                validate_password(password, candidate)
+            except ValidationError as exc:
+                self.add_error("admin_password", exc.messages)
         return data

@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from tenants.db import schema_use_public
@@ -24,12 +25,31 @@ def _make_isp(slug: str, name: str) -> Isp:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
-    """The test database with two ISPs, alpha and beta, committed once for the whole session."""
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: pytest.FixtureRequest,
+    django_db_keepdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """The test database (always, even when only process/browser tests run, which use committed data
+    rather than the `db` fixture) with two ISPs, alpha and beta, committed once for the whole session."""
+    from django.test.utils import setup_databases, teardown_databases
+
     _forget_throttles()
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        db_cfg = setup_databases(verbosity=request.config.option.verbose, interactive=False,
+                                 keepdb=django_db_keepdb, aliases={"default": True})
         _isps.update(alpha=_make_isp("alpha", "Alpha Net"), beta=_make_isp("beta", "Beta Fiber"))
     yield
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        # Backends of the worker/web processes stopped a moment ago may still be on their way out.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        teardown_databases(db_cfg, verbosity=request.config.option.verbose, keepdb=django_db_keepdb)
 
 
 _isps: dict[str, Isp] = {}
@@ -91,3 +111,46 @@ def celery_worker_process(django_db_setup: None) -> Iterator[subprocess.Popen[by
 
 def tenant_by_slug(slug: str) -> Tenant:
     return Tenant.objects.get(slug=slug)
+
+
+@pytest.fixture(scope="session")
+def web_server(django_db_setup: None) -> Iterator[str]:
+    """The real web server (as `make run` starts it) on a free port, against the test database.
+
+    Returns the port; reach an ISP with ``http://<slug>.localhost:<port>/``.
+    """
+    from config.run import web_command
+
+    port = processes.free_port()
+    server = subprocess.Popen(web_command(port, workers=2), cwd=processes.BASE_DIR, env=processes.child_env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes.wait_for_port(port, server)
+    yield str(port)
+    processes.stop(server)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright, shared by the whole session."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the tests still use the ORM to check results.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    yield page
+    context.close()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from config import embedded
+from tests.support import system
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROFILE = "test"
@@ -16,8 +17,12 @@ PROFILE = "test"
 
 def main(argv: list[str]) -> int:
     os.environ["BACKHAUL_MODE"] = "test"
+    # Importing `config` (for the embedded services) defaults DJANGO_SETTINGS_MODULE to the production
+    # module, and that would win over pytest's ini setting.
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     bin_dir = Path(sys.executable).parent
+    system.ensure()
     pg_was_running = (embedded.pg_dir(PROFILE) / "postmaster.pid").exists()
     env = {**os.environ, **embedded.services_start(PROFILE)}
     try:

@@ -1,0 +1,37 @@
+"""System packages the suite drives for real (Chromium, FreeRADIUS), installed from Debian's packages.
+
+`make test` calls `ensure()` before pytest: as root it runs apt-get for whatever is missing; otherwise it
+stops with the exact command to run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+# Debian package -> the executable that proves it is installed.
+REQUIRED: dict[str, str] = {
+    "chromium": "chromium",
+}
+
+
+def missing(required: dict[str, str] | None = None) -> list[str]:
+    required = REQUIRED if required is None else required
+    return [package for package, binary in required.items()
+            if shutil.which(binary) is None and not os.path.exists(f"/usr/sbin/{binary}")]
+
+
+def ensure(required: dict[str, str] | None = None) -> None:
+    packages = missing(required)
+    if not packages:
+        return
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    if os.geteuid() != 0:
+        sys.exit(f"The test suite needs Debian packages {', '.join(packages)}. Install them with:\n"
+                 f"  sudo apt-get update && sudo {' '.join(command)}")
+    print(f"== installing {', '.join(packages)} (apt-get)", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run([*command, "-qq"], check=True, env=env)
