@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 from django.http import StreamingHttpResponse
+from django_tenants.utils import schema_context
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -39,6 +40,7 @@ from hierarchy.serializers import (
     ImportJobCreateSerializer,
     ImportJobSerializer,
 )
+from tenants.db import schema_current
 
 EXPORT_COLUMNS = ["id", "username", "connection_type", "mac_address", "ip_address", "package", "owner", "status",
                   "expires_at", "billing_day", "full_name", "mobile", "email", "address", "zone"]
@@ -49,9 +51,16 @@ class _Echo:
         return value
 
 
-def _csv_rows(queryset: Any) -> Iterator[str]:
+def _csv_rows(queryset: Any, schema: str) -> Iterator[str]:
+    """Rows are produced while the server streams the response, after the view returned: activate the
+    tenant's schema again for that."""
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_COLUMNS)
+    with schema_context(schema):
+        yield from _csv_body(writer, queryset)
+
+
+def _csv_body(writer: Any, queryset: Any) -> Iterator[str]:
     for s in queryset.iterator(chunk_size=2000):
         yield writer.writerow([s.pk, s.username, s.connection_type, s.mac_address or "", s.ip_address or "",
                                s.package.name, s.owner.name, s.status,
@@ -87,7 +96,8 @@ class CustomerViewSet(ScopedViewSet):
     @action(detail=False, methods=["get"])
     def export(self, request: Request) -> StreamingHttpResponse:
         """The filtered list (same filters as the list) as CSV."""
-        response = StreamingHttpResponse(_csv_rows(self._filtered(request)), content_type="text/csv")
+        response = StreamingHttpResponse(_csv_rows(self._filtered(request), schema_current()),
+                                         content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="customers.csv"'
         return response
 

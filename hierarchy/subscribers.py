@@ -23,7 +23,7 @@ from hierarchy.models import (
     SubscriberStatus,
 )
 from hierarchy.permissions import MONEY_ROLES
-from hierarchy.selectors import package_cost_for, packages_offered_by
+from hierarchy.selectors import operator_ancestors_suspended, package_cost_for, packages_offered_by
 
 AUDITED = ["username", "connection_type", "mac_address", "ip_address", "package", "owner", "status",
            "expires_at", "billing_day", "special_price", "full_name", "mobile", "email", "address", "zone",
@@ -145,7 +145,10 @@ def subscriber_create(
     connection_type: str = ConnectionType.PPPOE, mac_address: str | None = None, ip_address: str | None = None,
     special_price: Any = None, custom_fields: dict[str, Any] | None = None, actor: Actor = SYSTEM, **details: Any,
 ) -> Subscriber:
-    USERNAME_VALIDATOR(username)
+    try:
+        USERNAME_VALIDATOR(username)
+    except ValidationError as exc:
+        raise ValidationError({"username": exc.messages}) from None
     subscriber_check_sale(package=package, owner=owner)
     subscriber = Subscriber(
         username=username, password=password, package=package, owner=owner, connection_type=connection_type,
@@ -205,8 +208,9 @@ def subscriber_status_set(*, subscriber: Subscriber, status: str, actor: Actor =
         allowed_from = _TRANSITIONS.get(SubscriberStatus(status), set())
         if subscriber.status not in allowed_from:
             raise ValidationError({"status": f"A {subscriber.status} customer cannot become {status}."})
-        if status == SubscriberStatus.ACTIVE and subscriber.owner.status == "suspended":
-            raise ValidationError({"status": f"{subscriber.owner.name} is suspended; reactivate it first."})
+        if status == SubscriberStatus.ACTIVE and operator_ancestors_suspended(operator=subscriber.owner):
+            raise ValidationError({"status": f"{subscriber.owner.name} (or a node above it) is suspended; "
+                                             "reactivate it first."})
         before = subscriber.status
         subscriber.status = status
         subscriber.suspended_by = None
