@@ -16,4 +16,10 @@ class TenantTokenAuthentication(TokenAuthentication):
             if request.META.get("HTTP_AUTHORIZATION", "").startswith(self.keyword):
                 raise exceptions.AuthenticationFailed("API tokens are only valid on an ISP's own host.")
             return None
-        return super().authenticate(request)
+        result = super().authenticate(request)
+        if result is not None:
+            from hierarchy.selectors import user_login_allowed
+
+            if not user_login_allowed(user=result[0]):
+                raise exceptions.AuthenticationFailed("Your reseller account is suspended.")
+        return result

@@ -59,6 +59,8 @@ class Operator(models.Model):
 
     class Meta:
         ordering = ["path"]
+        # Granted with django-guardian on one node: the holder's scope extends to that node's subtree.
+        permissions = [("access_subtree", "Can act within this node's subtree (explicit grant)")]
         indexes = [models.Index(fields=["path"], name="operator_path_prefix", opclasses=["varchar_pattern_ops"])]
         constraints = [
             models.UniqueConstraint(fields=["depth"], condition=Q(depth=0), name="operator_single_root"),
@@ -212,6 +214,10 @@ class Subscriber(models.Model):
     address = models.CharField(max_length=255, blank=True)
     zone = models.CharField(max_length=80, blank=True)
     custom_fields = models.JSONField(default=dict, blank=True)
+    suspended_by = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Set while the subscriber is suspended because this (suspended) node suspends its customers.",
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="subscriber"
     )
@@ -224,6 +230,12 @@ class Subscriber(models.Model):
             models.Index(fields=["owner", "status"], name="subscriber_owner_status"),
             models.Index(fields=["expires_at"], name="subscriber_expires"),
             models.Index(fields=["package"], name="subscriber_package"),
+            # The customer list: "status=active, ordered by username, 50 a page" for the whole ISP.
+            models.Index(fields=["status", "username"], name="subscriber_status_username"),
+            # Free-text search is a case-insensitive prefix match (no pg_trgm on every host): lower(username),
+            # lower(full_name) and lower(email) have text_pattern_ops expression indexes created by SQL in
+            # migration 0002 (Django renders OpClass expressions only with django.contrib.postgres installed).
+            models.Index(fields=["mobile"], name="subscriber_search_mobile", opclasses=["varchar_pattern_ops"]),
         ]
         constraints = [
             models.UniqueConstraint(fields=["username"], name="subscriber_username_unique"),
@@ -262,3 +274,8 @@ class CustomFieldDefinition(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+# Models kept in their own modules (one domain each); imported here so Django registers them.
+from hierarchy.audit import AuditEvent  # noqa: E402, F401
+from hierarchy.imports import ImportJob  # noqa: E402, F401

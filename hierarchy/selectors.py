@@ -1,0 +1,217 @@
+"""Reads on the role tree, always scoped to the user asking.
+
+Scope = the subtree of the user's node, one indexed prefix query on ``Operator.path``
+(``path LIKE '/1/7/%'``, ``varchar_pattern_ops`` index), plus the subtrees of nodes on which
+django-guardian grants the user ``hierarchy.access_subtree`` (explicit exceptions, e.g. a support user
+given one reseller). The role (hierarchy.permissions) then decides which actions are allowed there.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import CharField, Q, QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
+from guardian.shortcuts import get_objects_for_user
+
+from accounts.models import Role, User
+from hierarchy.models import Membership, NodeStatus, Operator, Package, PackageAssignment, Subscriber
+from hierarchy.permissions import Action, Kind, can
+from tenants.db import schema_current
+
+CharField.register_lookup(Lower)  # `name__lower__startswith`, matching the lower(...) search indexes
+
+_NODE_CACHE = "_backhaul_node"
+_PATHS_CACHE = "_backhaul_scope_paths"
+
+
+def user_node(*, user: Any) -> Operator | None:
+    """The node the user belongs to (None for customers and users without a membership)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if not hasattr(user, _NODE_CACHE):
+        membership = Membership.objects.filter(user_id=user.pk).select_related("operator").first()
+        setattr(user, _NODE_CACHE, membership.operator if membership else None)
+    node: Operator | None = getattr(user, _NODE_CACHE)
+    return node
+
+
+def _collapse(paths: list[str]) -> list[str]:
+    """Drop paths already covered by a shorter one ("/1/7/42/" is inside "/1/7/")."""
+    kept: list[str] = []
+    for path in sorted(set(paths), key=len):
+        if not any(path.startswith(prefix) for prefix in kept):
+            kept.append(path)
+    return kept
+
+
+def scope_paths(*, user: Any) -> list[str]:
+    """Path prefixes the user may act under: its own node plus guardian-granted nodes."""
+    if not getattr(user, "is_authenticated", False) or user.role == Role.CUSTOMER:
+        return []
+    if not hasattr(user, _PATHS_CACHE):
+        node = user_node(user=user)
+        granted = get_objects_for_user(user, "hierarchy.access_subtree", klass=Operator,
+                                       with_superuser=False, accept_global_perms=False)
+        paths = [node.path] if node else []
+        setattr(user, _PATHS_CACHE, _collapse(paths + list(granted.values_list("path", flat=True))))
+    result: list[str] = getattr(user, _PATHS_CACHE)
+    return result
+
+
+def _prefix_q(field: str, paths: list[str]) -> Q:
+    query = Q(pk__in=[])
+    for path in paths:
+        query |= Q(**{f"{field}__startswith": path})
+    return query
+
+
+def _covers_everything(paths: list[str]) -> bool:
+    return any(path.count("/") == 2 for path in paths)  # the root's path "/<id>/"
+
+
+def operators_in_scope(*, user: Any) -> QuerySet[Operator]:
+    if not can(user, Kind.OPERATOR, Action.LIST):
+        return Operator.objects.none()
+    return Operator.objects.filter(_prefix_q("path", scope_paths(user=user)))
+
+
+def operators_writable(*, user: Any) -> QuerySet[Operator]:
+    """Nodes the user may change: strictly below its own node, or inside a granted subtree."""
+    node = user_node(user=user)
+    grants = [p for p in scope_paths(user=user) if node is None or p != node.path]
+    query = _prefix_q("path", grants)
+    if node is not None:
+        query |= Q(path__startswith=node.path) & ~Q(pk=node.pk)
+    return Operator.objects.filter(query)
+
+
+def operator_in_write_scope(*, user: Any, operator: Operator) -> bool:
+    node = user_node(user=user)
+    if node is not None and operator.path.startswith(node.path) and operator.pk != node.pk:
+        return True
+    return any(operator.path.startswith(p) for p in scope_paths(user=user) if node is None or p != node.path)
+
+
+def operator_in_scope(*, user: Any, operator: Operator) -> bool:
+    return any(operator.path.startswith(p) for p in scope_paths(user=user))
+
+
+def operator_children(*, operator: Operator) -> QuerySet[Operator]:
+    return Operator.objects.filter(parent=operator)
+
+
+def operator_ancestors_suspended(*, operator: Operator) -> bool:
+    """Is this node or any node above it suspended? The path lists the ancestors' ids."""
+    ids = [int(part) for part in operator.path.strip("/").split("/")]
+    return Operator.objects.filter(pk__in=ids, status=NodeStatus.SUSPENDED).exists()
+
+
+def user_login_allowed(*, user: Any) -> bool:
+    """Users of a suspended node (or of a node under a suspended one) cannot sign in."""
+    if schema_current() == "public" or user.role == Role.CUSTOMER:
+        return True
+    node = user_node(user=user)
+    return node is None or not operator_ancestors_suspended(operator=node)
+
+
+def users_in_scope(*, user: Any) -> QuerySet[User]:
+    if not can(user, Kind.USER, Action.LIST):
+        return User.objects.none()
+    return (User.objects.exclude(role=Role.CUSTOMER)
+            .filter(_prefix_q("membership__operator__path", scope_paths(user=user)))
+            .select_related("membership__operator").order_by("email"))
+
+
+def subscribers_in_scope(*, user: Any) -> QuerySet[Subscriber]:
+    if not can(user, Kind.CUSTOMER, Action.LIST):
+        return Subscriber.objects.none()
+    if user.role == Role.CUSTOMER:
+        return Subscriber.objects.filter(user_id=user.pk)
+    paths = scope_paths(user=user)
+    if _covers_everything(paths):
+        return Subscriber.objects.all()
+    owners = Operator.objects.filter(_prefix_q("path", paths)).values("pk")
+    return Subscriber.objects.filter(owner_id__in=owners)
+
+
+def subscribers_writable(*, user: Any) -> QuerySet[Subscriber]:
+    if not can(user, Kind.CUSTOMER, Action.UPDATE):
+        return Subscriber.objects.none()
+    return subscribers_in_scope(user=user)
+
+
+def subscriber_list(
+    *, user: Any, status: str | None = None, package: int | None = None, owner: int | None = None,
+    connection_type: str | None = None, expiring_within_days: int | None = None, search: str | None = None,
+) -> QuerySet[Subscriber]:
+    """The scoped customer list with the API's filters (owner includes its whole subtree)."""
+    qs = subscribers_in_scope(user=user)
+    if status:
+        qs = qs.filter(status=status)
+    if package:
+        qs = qs.filter(package_id=package)
+    if owner:
+        node = operators_in_scope(user=user).filter(pk=owner).first()
+        if node is None:
+            return qs.none()
+        qs = qs.filter(owner_id__in=Operator.objects.filter(path__startswith=node.path).values("pk"))
+    if connection_type:
+        qs = qs.filter(connection_type=connection_type)
+    if expiring_within_days is not None:
+        now = timezone.now()
+        qs = qs.filter(expires_at__gte=now, expires_at__lte=now + timedelta(days=expiring_within_days))
+    if search:
+        term = search.strip().lower()
+        qs = qs.filter(Q(username__lower__startswith=term) | Q(full_name__lower__startswith=term)
+                       | Q(email__lower__startswith=term) | Q(mobile__startswith=term))
+    return qs.select_related("package", "owner").order_by("username")
+
+
+def packages_for(*, user: Any) -> QuerySet[Package]:
+    """Packages a user sees: all of them at the ISP's root, else those assigned to its node(s)."""
+    if user.role == Role.CUSTOMER:
+        return Package.objects.filter(subscribers__user_id=user.pk)
+    if not can(user, Kind.PACKAGE, Action.LIST):
+        return Package.objects.none()
+    paths = scope_paths(user=user)
+    if _covers_everything(paths):
+        return Package.objects.all()
+    nodes = [int(p.strip("/").split("/")[-1]) for p in paths]
+    return Package.objects.filter(assignments__operator_id__in=nodes, assignments__active=True).distinct()
+
+
+def packages_offered_by(*, operator: Operator) -> QuerySet[Package]:
+    """What a node may sell: everything (not retired) at the root, else what is assigned to it."""
+    qs = Package.objects.filter(retired=False)
+    if operator.is_root:
+        return qs
+    return qs.filter(assignments__operator=operator, assignments__active=True)
+
+
+def assignments_in_scope(*, user: Any) -> QuerySet[PackageAssignment]:
+    if not can(user, Kind.ASSIGNMENT, Action.LIST):
+        return PackageAssignment.objects.none()
+    return (PackageAssignment.objects.filter(_prefix_q("operator__path", scope_paths(user=user)))
+            .select_related("package", "operator").order_by("operator__path", "package__name"))
+
+
+def package_cost_for(*, package: Package, operator: Operator) -> Decimal | None:
+    """What `operator` pays for `package`: its parent's price (the master price under the ISP).
+    None when the parent does not offer the package."""
+    parent = operator.parent
+    if parent is None or parent.is_root:
+        return package.price
+    row = PackageAssignment.objects.filter(package=package, operator=parent, active=True).first()
+    return row.price if row else None
+
+
+def package_price_at(*, package: Package, operator: Operator) -> Decimal | None:
+    """The customer price at a node: its own assignment price (the master price at the root)."""
+    if operator.is_root:
+        return package.price
+    row = PackageAssignment.objects.filter(package=package, operator=operator).first()
+    return row.price if row else None
