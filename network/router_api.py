@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -95,7 +95,9 @@ def _user(request: Request) -> User:
 
 
 def _router(request: Request, pk: int, *, change: bool) -> Nas:
-    nas = get_object_or_404(routers_in_scope(user=_user(request)), pk=pk)
+    nas = routers_in_scope(user=_user(request)).filter(pk=pk).first()
+    if nas is None:  # out of scope and missing look the same
+        raise NotFound("No such router in your part of the tree.")
     if change and _user(request).role not in CHANGE_ROLES:
         raise PermissionDenied("Your role may look at routers but not change them.")
     return nas
@@ -136,11 +138,10 @@ class RouterListView(generics.ListAPIView[Nas]):
         return Response(RouterCreatedSerializer(nas).data, status=status.HTTP_201_CREATED)
 
 
-class RouterDetailView(generics.RetrieveAPIView[Nas]):
-    serializer_class = RouterSerializer
-
-    def get_queryset(self) -> Any:
-        return routers_in_scope(user=_user(self.request))
+class RouterDetailView(APIView):
+    @extend_schema(responses=RouterSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(RouterSerializer(_router(request, pk, change=False)).data)
 
 
 class RouterActionView(APIView):
