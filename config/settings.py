@@ -222,6 +222,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RouterStatusEnum": "network.models.RouterStatus",
+        "RouterJobStatusEnum": "network.routers.models.JobStatus",
+    },
 }
 
 LANGUAGE_CODE = "en-us"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -15,6 +18,8 @@ from hierarchy.models import Operator
 from network.models import Nas, NasType, RouterJob
 from network.routers.models import EXCLUSIVE_KINDS, OPEN_STATUSES, JobKind, JobStatus
 from tenants.db import schema_current
+
+logger = logging.getLogger(__name__)
 
 
 class JobConflict(Exception):
@@ -57,8 +62,6 @@ def router_create(
 
 def router_job_enqueue(*, nas: Nas, kind: str, created_by: User | None, params: dict[str, Any] | None = None) -> RouterJob:
     """Record the job and hand it to the worker once the row is committed."""
-    from network.routers.tasks import router_job_run
-
     if kind not in JobKind.values:
         raise ValueError(f"unknown router job kind {kind!r}")
     try:
@@ -76,8 +79,35 @@ def router_job_enqueue(*, nas: Nas, kind: str, created_by: User | None, params: 
             f"job (#{open_job.pk if open_job else '?'}); wait for it or cancel it."
         ) from exc
     schema = schema_current()
-    transaction.on_commit(lambda: router_job_run.delay(schema, job.pk))
+    transaction.on_commit(lambda: _send(schema, job.pk))
     return job
+
+
+def _send(schema: str, job_id: int) -> None:
+    from network.routers.tasks import router_job_run
+
+    try:
+        router_job_run.delay(schema, job_id)
+    except Exception as exc:  # broker down: the row stays queued and `router_jobs_resume` sends it later
+        logger.warning("router job %s/%s not sent to the queue: %s", schema, job_id, exc)
+        RouterJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+            error="Waiting for the job queue; it will be sent again automatically."
+        )
+
+
+def router_jobs_resume(*, idle: timedelta = timedelta(minutes=10)) -> list[int]:
+    """Send again the queued jobs of this ISP that nothing is going to run: never sent (broker was down),
+    or a retry whose time passed long ago (its message was lost). Re-sending a live job is harmless:
+    the runner only picks up a job that is still open."""
+    now = timezone.now()
+    stale = RouterJob.objects.filter(status=JobStatus.QUEUED).filter(
+        Q(next_attempt_at__isnull=True, created__lt=now - idle) | Q(next_attempt_at__lt=now - idle)
+    )
+    ids = list(stale.values_list("pk", flat=True))
+    schema = schema_current()
+    for job_id in ids:
+        _send(schema, job_id)
+    return ids
 
 
 def router_job_cancel(*, job: RouterJob, by: User) -> RouterJob:

@@ -99,3 +99,29 @@ def test_import_10000_secrets_through_the_worker(alpha, beta, celery_worker_proc
                 assert not Package.objects.filter(name__startswith="plan-").exists()
     finally:
         _cleanup(beta, django_db_blocker, nas)
+
+
+def test_a_job_that_never_reached_the_queue_is_resumed(beta, celery_worker_process, fake_router, django_db_blocker):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from network.routers.models import JobKind
+    from network.routers.services import router_jobs_resume
+
+    router = fake_router(identity="resumed-bng")
+    with django_db_blocker.unblock():
+        nas = nas_for(beta, router, name="edge-resume")
+    try:
+        with django_db_blocker.unblock(), schema_context(beta.schema):
+            # As if the broker was down when the request committed: a queued row and no message.
+            lost = RouterJob.objects.create(nas=nas, kind=JobKind.TEST_CONNECTION)
+            fresh = RouterJob.objects.create(nas=nas, kind=JobKind.LIVE_VIEW)
+            RouterJob.objects.filter(pk=lost.pk).update(created=timezone.now() - timedelta(minutes=30))
+            assert router_jobs_resume(idle=timedelta(minutes=10)) == [lost.pk]
+        done = _wait(beta, lost.pk, django_db_blocker, until=lambda j: not j.is_open)
+        assert done.status == "succeeded" and done.result["identity"] == "resumed-bng"
+        with django_db_blocker.unblock(), schema_context(beta.schema):
+            assert RouterJob.objects.get(pk=fresh.pk).status == "queued"  # not stale yet: left alone
+    finally:
+        _cleanup(beta, django_db_blocker, nas)
