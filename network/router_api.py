@@ -181,10 +181,18 @@ class ImportView(APIView):
         serializer = ImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         params = dict(serializer.validated_data)
-        params["owner_id"] = _owner(request, params.get("owner_id")).pk
+        owner = _owner(request, params.get("owner_id"))
+        params["owner_id"] = owner.pk
+        # Master packages are the ISP's: only staff at the root may create them from router profiles.
+        at_root = bool(getattr(operator_of(user=_user(request)), "is_root", False))
+        params["create_packages"] = at_root
         package_id = params.get("default_package_id")
-        if package_id is not None and not Package.objects.filter(pk=package_id, retired=False).exists():
-            raise ValidationError({"default_package_id": ["No such package."]})
+        if package_id is not None:
+            packages = Package.objects.filter(pk=package_id, retired=False)
+            if not at_root:
+                packages = packages.filter(assignments__operator=owner, assignments__active=True)
+            if not packages.exists():
+                raise ValidationError({"default_package_id": ["No such package offered by that node."]})
         return _accepted(request, nas, JobKind.IMPORT, params)
 
 

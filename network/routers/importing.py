@@ -98,7 +98,7 @@ def _package_fields(limit: RateLimit) -> dict[str, Any]:
 
 
 def _import_profiles(context: JobContext, profiles: Iterable[Any], owner: Operator,
-                     update: bool) -> tuple[Tally, dict[str, Package]]:
+                     update: bool, create: bool) -> tuple[Tally, dict[str, Package]]:
     tally = Tally()
     by_profile: dict[str, Package] = {}
     existing = {package.name: package for package in Package.objects.all()}
@@ -119,6 +119,10 @@ def _import_profiles(context: JobContext, profiles: Iterable[Any], owner: Operat
             tally.note(profile.name, "skipped", f"rate-limit '{profile.rate_limit}' is unlimited in one direction")
             continue
         package = existing.get(profile.name)
+        if package is None and not create:
+            tally.skipped += 1
+            tally.note(profile.name, "skipped", "no package of this name; only the ISP can create packages")
+            continue
         if package is None:
             package = Package.objects.create(name=profile.name, type=ConnectionType.PPPOE, price=Decimal("0"),
                                              **fields)
@@ -235,7 +239,8 @@ def import_from_router(context: JobContext) -> dict[str, Any]:
     for menu, rows in (("ip_pool", pools), ("ppp_profile", profiles), ("ppp_secret", secrets)):
         _snapshot(context, menu, rows)
     pool_tally = _import_pools(context, pools)
-    profile_tally, packages = _import_profiles(context, profiles, owner, update)
+    create = bool(params.get("create_packages", True))
+    profile_tally, packages = _import_profiles(context, profiles, owner, update, create)
     context.progress(50, "Importing PPP secrets")
     secret_tally = _import_secrets(
         context, secrets, owner=owner, packages=packages, default_package=default_package,

@@ -184,3 +184,32 @@ def test_import_snapshot_csv_download(alpha, fake_router):
     assert b"sub00003,pw00003" in response.content
     assert Api(alpha, alpha.sibling_user).get(f"/api/v1/router-jobs/{job.pk}/snapshots/ppp_secret.csv"
                                               ).status_code == 404
+
+
+def test_a_reseller_import_uses_existing_packages_and_creates_none(alpha, fake_router):
+    router = fake_router()
+    router.seed("/ppp/profile", [{"name": "Home 20M", "rate-limit": "5M/20M"}, {"name": "new-plan", "rate-limit": "1M/1M"}])
+    router.seed("/ppp/secret", [{"name": "rs-a", "password": "a", "profile": "Home 20M"},
+                                {"name": "rs-b", "password": "b", "profile": "new-plan"}])
+    nas = nas_for(alpha, router, owner=alpha.reseller)
+    reseller = Api(alpha, alpha.reseller_user)
+    with schema_context(alpha.schema):
+        from hierarchy.models import Package
+
+        foreign = Package.objects.create(name="Staff only", type="pppoe", download_kbps=1, upload_kbps=1, price=1)
+    refused = reseller.post(f"/api/v1/routers/{nas.pk}/import/", {"default_package_id": foreign.pk})
+    assert refused.status_code == 400 and "default_package_id" in refused.json()["errors"]
+    job = _job(alpha, reseller.post(f"/api/v1/routers/{nas.pk}/import/",
+                                    {"owner_id": alpha.sub_reseller.pk, "default_package_id": alpha.package.pk}))
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.params["create_packages"] is False
+    packages = job.result["packages"]
+    assert packages["created"] == 0 and packages["duplicates"] == 1  # "Home 20M" is used as it is
+    assert {"name": "new-plan", "outcome": "skipped",
+            "reason": "no package of this name; only the ISP can create packages"} in packages["details"]
+    assert job.result["subscribers"]["created"] == 2
+    with schema_context(alpha.schema):
+        from hierarchy.models import Package, Subscriber
+
+        assert not Package.objects.filter(name="new-plan").exists()
+        assert {s.package_id for s in Subscriber.objects.filter(username__in=["rs-a", "rs-b"])} == {alpha.package.pk}
