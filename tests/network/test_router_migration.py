@@ -104,3 +104,18 @@ def test_radius_rejecting_the_test_subscriber_changes_nothing(alpha, fake_router
     assert job.status == JobStatus.FAILED
     assert "rejected test subscriber 'carol': unknown user or wrong password" in job.error
     assert menus_state(router) == before
+
+
+def probe_that_refuses(*, nas, username, password):
+    from network.routers.radius_probe import RadiusProbeFailed
+
+    raise RadiusProbeFailed(f"lab probe refused {username} for {nas.name}")
+
+
+def test_the_radius_check_is_pluggable(alpha, fake_router, settings):
+    router = fake_router()
+    with RadiusResponder() as responder:
+        nas = _prepared(alpha, router, settings, responder)
+    settings.ROUTER_RADIUS_PROBE = "tests.network.test_router_migration.probe_that_refuses"
+    job = _migrate(alpha, nas, probe_username="carol")
+    assert job.status == JobStatus.FAILED and job.error == "lab probe refused carol for core-1"

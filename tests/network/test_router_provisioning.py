@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django_tenants.utils import schema_context
 
@@ -48,6 +50,7 @@ def test_provisioning_configures_the_router(alpha, fake_router, settings):
     assert router.singleton("/system/identity")["name"] == "bng-north"
     assert job.result["changed"] > 0 and job.progress == 100
     assert all("=secret=***" in c for c in job.result["commands"] if c.startswith("/radius/add"))
+    assert nas.secret not in json.dumps(job.result) and "api-pass-1" not in json.dumps(job.result)
     with schema_context(alpha.schema):
         nas.refresh_from_db()
     assert nas.provisioned_at is not None and nas.status == "online"
