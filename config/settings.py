@@ -13,6 +13,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
+from config.crypto import encryption_keys
 from config.env import (
     celery_broker_url,
     env_bool,
@@ -221,6 +222,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RouterStatusEnum": "network.models.RouterStatus",
+        "RouterJobStatusEnum": "network.routers.models.JobStatus",
+    },
 }
 
 LANGUAGE_CODE = "en-us"
@@ -247,6 +252,23 @@ EMAIL_BACKEND = env_str(
     "django.core.mail.backends.console.EmailBackend" if LOCAL else "django.core.mail.backends.smtp.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"noreply@{PLATFORM_DOMAIN}")
+
+# Secrets at rest (config/crypto.py): required in production, derived from SECRET_KEY locally.
+FIELD_ENCRYPTION_KEYS = encryption_keys(
+    env_str("FIELD_ENCRYPTION_KEY", ""), secret_key=SECRET_KEY, local=LOCAL
+)
+
+# MikroTik routers (network/routers/): where they send RADIUS, and how router jobs retry.
+RADIUS_SERVER_ADDRESS = env_str("RADIUS_SERVER_ADDRESS", "127.0.0.1")
+RADIUS_AUTH_PORT = env_int("RADIUS_AUTH_PORT", 1812)
+RADIUS_ACCT_PORT = env_int("RADIUS_ACCT_PORT", 1813)
+ROUTER_CONNECT_TIMEOUT = env_int("ROUTER_CONNECT_TIMEOUT", 5)
+ROUTER_TIMEOUT = env_int("ROUTER_TIMEOUT", 30)
+ROUTER_JOB_MAX_ATTEMPTS = env_int("ROUTER_JOB_MAX_ATTEMPTS", 8)
+ROUTER_JOB_RETRY_BASE_SECONDS = env_int("ROUTER_JOB_RETRY_BASE_SECONDS", 30)
+ROUTER_JOB_RETRY_MAX_SECONDS = env_int("ROUTER_JOB_RETRY_MAX_SECONDS", 1800)
+ROUTER_SUSPENDED_RANGES = env_str("ROUTER_SUSPENDED_RANGES", "172.31.255.2-172.31.255.254")
+ROUTER_RADIUS_PROBE = env_str("ROUTER_RADIUS_PROBE", "network.routers.radius_probe.radius_probe_pyrad")
 
 # Subdomains an ISP may not take: they collide with platform hosts or would confuse subscribers.
 RESERVED_SUBDOMAINS = frozenset(

@@ -31,6 +31,8 @@ def _start(**env: str) -> subprocess.CompletedProcess[str]:
         ({"SECRET_KEY": "x" * 40, "DEBUG": "maybe"}, "DEBUG"),
         ({"BACKHAUL_MODE": "staging"}, "BACKHAUL_MODE"),
         ({"SECRET_KEY": "x" * 40, "PLATFORM_DOMAIN": "http://x"}, "PLATFORM_DOMAIN"),
+        ({"SECRET_KEY": "x" * 40}, "FIELD_ENCRYPTION_KEY"),
+        ({"SECRET_KEY": "x" * 40, "FIELD_ENCRYPTION_KEY": "not-a-key"}, "FIELD_ENCRYPTION_KEY"),
     ],
 )
 def test_bad_environment_fails_naming_the_variable(env, variable):
@@ -44,7 +46,8 @@ def test_production_defaults_are_safe():
         [sys.executable, "-c", CHECK + "; print(settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE)"],
         cwd=BASE_DIR, capture_output=True, text=True, check=False,
         env={**{k: v for k, v in os.environ.items() if k != "BACKHAUL_MODE"},
-             "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "y" * 40},
+             "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "y" * 40,
+             "FIELD_ENCRYPTION_KEY": "1vOw5m6q3d0G1lO8yNnF0q0m0sDqGm2r0H2qZbq4tO0="},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True", "True"]

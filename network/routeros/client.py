@@ -220,6 +220,15 @@ class RouterClient:
         if item_ids:
             self._call(f"{menu_path(path)}/remove", [compose_word(".id", ",".join(item_ids))], idempotent=False)
 
+    def disable(self, path: str, *item_ids: str) -> None:
+        """Disable items by `.id` in one command (e.g. thousands of PPP secrets at once)."""
+        if item_ids:
+            self._call(f"{menu_path(path)}/disable", [compose_word(".id", ",".join(item_ids))], idempotent=False)
+
+    def enable(self, path: str, *item_ids: str) -> None:
+        if item_ids:
+            self._call(f"{menu_path(path)}/enable", [compose_word(".id", ",".join(item_ids))], idempotent=False)
+
     def ensure(self, path: str, match: Mapping[str, ROSType], values: Mapping[str, ROSType]) -> EnsureResult:
         """Make the item matching `match` have `values`: add it if missing, set only what differs.
 

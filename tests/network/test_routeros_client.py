@@ -300,7 +300,8 @@ def test_lists_10000_secrets_quickly(isp_router: FakeRouter, client: RouterClien
     elapsed = time.perf_counter() - started
     assert len(secrets) == 10_000
     assert secrets[42].name == "sub00042" and secrets[42].service == "pppoe"
-    assert elapsed < 1.0, f"listing 10,000 secrets took {elapsed:.2f} s"
+    # ~0.3 s on an idle machine; the margin keeps it stable on a loaded, shared test host.
+    assert elapsed < 3.0, f"listing 10,000 secrets took {elapsed:.2f} s"
 
 
 def test_typed_lists(isp_router: FakeRouter, client: RouterClient) -> None:

@@ -1,0 +1,274 @@
+"""REST endpoints for routers and router jobs. Every router action answers 202 with a job to poll."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Role, User
+from config.crypto import secret_decrypt
+from hierarchy.models import Package, Subscriber
+from network.models import Nas, NasType, RouterJob
+from network.routers.models import JobKind
+from network.routers.selectors import operator_of, operators_in_scope, router_jobs_in_scope, routers_in_scope
+from network.routers.services import JobConflict, JobNotOpen, router_create, router_job_cancel, router_job_enqueue
+
+# Support staff may look (test connection, live view) but not change a router.
+CHANGE_ROLES = frozenset({Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.MANAGER})
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class RouterSerializer(serializers.ModelSerializer[Nas]):
+    owner_id = serializers.IntegerField(read_only=True)
+    owner_name = serializers.CharField(source="owner.name", read_only=True)
+
+    class Meta:
+        model = Nas
+        fields = ["id", "name", "address", "nas_type", "zone", "owner_id", "owner_name", "api_port", "api_tls",
+                  "api_username", "uses_radius", "status", "last_seen", "ros_version", "identity",
+                  "provisioned_at", "created"]
+        read_only_fields = fields
+
+
+class RouterCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(max_length=80)
+    address = serializers.IPAddressField()
+    api_port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
+    api_tls = serializers.BooleanField(default=False)
+    api_username = serializers.CharField(max_length=64)
+    api_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    nas_type = serializers.ChoiceField(choices=NasType.choices, default=NasType.MIKROTIK)
+    zone = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
+    owner_id = serializers.IntegerField(required=False)
+    uses_radius = serializers.BooleanField(default=True)
+
+
+class RouterCreatedSerializer(RouterSerializer):
+    radius_secret = serializers.CharField(source="secret", read_only=True)
+
+    class Meta(RouterSerializer.Meta):
+        fields = [*RouterSerializer.Meta.fields, "radius_secret"]
+        read_only_fields = fields
+
+
+class RouterJobSerializer(serializers.ModelSerializer[RouterJob]):
+    router_id = serializers.IntegerField(source="nas_id", read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = RouterJob
+        fields = ["id", "router_id", "kind", "status", "params", "attempts", "max_attempts", "progress",
+                  "progress_message", "result", "error", "failed_step", "created_by", "created", "started_at",
+                  "finished_at", "next_attempt_at"]
+        read_only_fields = fields
+
+
+class ProvisionSerializer(serializers.Serializer[dict[str, Any]]):
+    dry_run = serializers.BooleanField(default=False)
+
+
+class ImportSerializer(serializers.Serializer[dict[str, Any]]):
+    owner_id = serializers.IntegerField(required=False, help_text="Node the subscribers belong to; default: yours")
+    include_disabled = serializers.BooleanField(default=False)
+    on_duplicate = serializers.ChoiceField(choices=["skip", "update"], default="skip")
+    default_package_id = serializers.IntegerField(required=False, allow_null=True)
+
+
+class MigrateSerializer(serializers.Serializer[dict[str, Any]]):
+    probe_username = serializers.CharField(max_length=64, required=False)
+
+
+def _user(request: Request) -> User:
+    return cast(User, request.user)
+
+
+def _router(request: Request, pk: int, *, change: bool) -> Nas:
+    nas = routers_in_scope(user=_user(request)).filter(pk=pk).first()
+    if nas is None:  # out of scope and missing look the same
+        raise NotFound("No such router in your part of the tree.")
+    if change and _user(request).role not in CHANGE_ROLES:
+        raise PermissionDenied("Your role may look at routers but not change them.")
+    return nas
+
+
+def _owner(request: Request, owner_id: int | None) -> Any:
+    if owner_id is None:
+        return operator_of(user=_user(request))
+    owner = operators_in_scope(user=_user(request)).filter(pk=owner_id).first()
+    if owner is None:
+        raise ValidationError({"owner_id": ["No such node in your part of the tree."]})
+    return owner
+
+
+def _accepted(request: Request, nas: Nas, kind: str, params: dict[str, Any] | None = None) -> Response:
+    try:
+        job = router_job_enqueue(nas=nas, kind=kind, created_by=_user(request), params=params)
+    except JobConflict as exc:
+        raise Conflict(str(exc)) from exc
+    return Response(RouterJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RouterListView(generics.ListAPIView[Nas]):
+    serializer_class = RouterSerializer
+
+    def get_queryset(self) -> Any:
+        return routers_in_scope(user=_user(self.request))
+
+    @extend_schema(request=RouterCreateSerializer, responses={201: RouterCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        if _user(request).role not in CHANGE_ROLES or operator_of(user=_user(request)) is None:
+            raise PermissionDenied("Your role may not register routers.")
+        serializer = RouterCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        owner = _owner(request, data.pop("owner_id", None))
+        nas = router_create(owner=owner, **data)
+        return Response(RouterCreatedSerializer(nas).data, status=status.HTTP_201_CREATED)
+
+
+class RouterDetailView(APIView):
+    @extend_schema(responses=RouterSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(RouterSerializer(_router(request, pk, change=False)).data)
+
+
+class RouterActionView(APIView):
+    """POST queues a job of `kind` on the router; the body depends on the kind."""
+
+    kind: str = ""
+    change = True
+
+    @extend_schema(request=None, responses={202: RouterJobSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        return _accepted(request, _router(request, pk, change=self.change), self.kind)
+
+
+class TestConnectionView(RouterActionView):
+    kind = JobKind.TEST_CONNECTION
+    change = False
+
+
+class LiveView(RouterActionView):
+    kind = JobKind.LIVE_VIEW
+    change = False
+
+
+class ProvisionView(APIView):
+    @extend_schema(request=ProvisionSerializer, responses={202: RouterJobSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        nas = _router(request, pk, change=True)
+        serializer = ProvisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return _accepted(request, nas, JobKind.PROVISION, dict(serializer.validated_data))
+
+
+class ImportView(APIView):
+    @extend_schema(request=ImportSerializer, responses={202: RouterJobSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        nas = _router(request, pk, change=True)
+        serializer = ImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        params = dict(serializer.validated_data)
+        owner = _owner(request, params.get("owner_id"))
+        params["owner_id"] = owner.pk
+        # Master packages are the ISP's: only staff at the root may create them from router profiles.
+        at_root = bool(getattr(operator_of(user=_user(request)), "is_root", False))
+        params["create_packages"] = at_root
+        package_id = params.get("default_package_id")
+        if package_id is not None:
+            packages = Package.objects.filter(pk=package_id, retired=False)
+            if not at_root:
+                packages = packages.filter(assignments__operator=owner, assignments__active=True)
+            if not packages.exists():
+                raise ValidationError({"default_package_id": ["No such package offered by that node."]})
+        return _accepted(request, nas, JobKind.IMPORT, params)
+
+
+class MigrateToRadiusView(APIView):
+    @extend_schema(request=MigrateSerializer, responses={202: RouterJobSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        nas = _router(request, pk, change=True)
+        if nas.uses_radius:
+            raise ValidationError({"non_field_errors": [f"Router {nas.name} already uses RADIUS."]})
+        serializer = MigrateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return _accepted(request, nas, JobKind.MIGRATE_TO_RADIUS, dict(serializer.validated_data))
+
+
+class SubscriberOnRouterView(APIView):
+    kind: str = ""
+
+    @extend_schema(request=None, responses={202: RouterJobSerializer})
+    def post(self, request: Request, pk: int, username: str) -> Response:
+        nas = _router(request, pk, change=True)
+        node = operator_of(user=_user(request))
+        if node is None or not Subscriber.objects.filter(username=username, owner__path__startswith=node.path).exists():
+            return Response({"detail": "No such subscriber in your part of the tree.", "code": "not_found"},
+                            status=status.HTTP_404_NOT_FOUND)
+        if nas.uses_radius:
+            raise ValidationError({"non_field_errors": [
+                f"Router {nas.name} uses RADIUS: suspend the subscriber in billing, which disconnects it."]})
+        return _accepted(request, nas, self.kind, {"username": username})
+
+
+class SubscriberSuspendView(SubscriberOnRouterView):
+    kind = JobKind.SUBSCRIBER_SUSPEND
+
+
+class SubscriberReactivateView(SubscriberOnRouterView):
+    kind = JobKind.SUBSCRIBER_REACTIVATE
+
+
+class RouterJobListView(generics.ListAPIView[RouterJob]):
+    serializer_class = RouterJobSerializer
+
+    def get_queryset(self) -> Any:
+        jobs = router_jobs_in_scope(user=_user(self.request))
+        router = self.request.query_params.get("router")
+        return jobs.filter(nas_id=router) if router and router.isdigit() else jobs
+
+
+class RouterJobDetailView(generics.RetrieveAPIView[RouterJob]):
+    serializer_class = RouterJobSerializer
+
+    def get_queryset(self) -> Any:
+        return router_jobs_in_scope(user=_user(self.request))
+
+
+class RouterJobCancelView(APIView):
+    @extend_schema(request=None, responses={200: RouterJobSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        job = get_object_or_404(router_jobs_in_scope(user=_user(request)), pk=pk)
+        if _user(request).role not in CHANGE_ROLES:
+            raise PermissionDenied("Your role may not cancel router jobs.")
+        try:
+            job = router_job_cancel(job=job, by=_user(request))
+        except JobNotOpen as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(RouterJobSerializer(job).data)
+
+
+class RouterJobSnapshotView(APIView):
+    """The CSV copy of one menu an import read (`ip_pool`, `ppp_profile`, `ppp_secret`)."""
+
+    @extend_schema(responses={(200, "text/csv"): str})
+    def get(self, request: Request, pk: int, menu: str) -> HttpResponse:
+        job = get_object_or_404(router_jobs_in_scope(user=_user(request)), pk=pk)
+        if _user(request).role not in CHANGE_ROLES:
+            raise PermissionDenied("Your role may not read router copies.")
+        snapshot = get_object_or_404(job.snapshots, menu=menu)
+        response = HttpResponse(secret_decrypt(snapshot.csv_encrypted), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="router-{job.nas_id}-job-{job.pk}-{menu}.csv"'
+        return response
