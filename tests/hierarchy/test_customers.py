@@ -183,3 +183,16 @@ def test_customer_sees_only_itself(alpha):
     assert [c["username"] for c in listed] == ["carol"]
     assert me.get("operators/").status_code == 403
     assert me.patch(f"customers/{alpha.customer.pk}/", {"full_name": "x"}).status_code == 403
+
+
+def test_large_counts_are_estimated_and_flagged(alpha, monkeypatch):
+    from hierarchy import pagination
+
+    _seed(alpha)
+    admin = api_for(alpha, alpha.admin)
+    exact = admin.get("customers/", {"search": "f-"}).json()
+    assert exact["count"] == 3 and exact["count_is_estimate"] is False
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 2)
+    estimated = admin.get("customers/", {"search": "f-"}).json()
+    assert estimated["count_is_estimate"] is True and estimated["count"] >= 3
+    assert [c["username"] for c in estimated["results"]] == ["f-later", "f-soon", "f-static"]
