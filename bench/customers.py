@@ -102,7 +102,7 @@ def measure(requests: int) -> bool:
                   for who in ("admin", "sub")}
     scenarios = {"status=active": {"status": "active"}, "status=active&search=mar": {"status": "active",
                                                                                       "search": "mar"},
-                 "search=+1555000": {"search": "+1555000"}}
+                 "search=+15550012": {"search": "+15550012"}, "search=maria.garcia1": {"search": "maria.garcia1"}}
     from django.db import connection
 
     db_time = [0.0, 0]
