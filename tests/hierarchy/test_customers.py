@@ -196,3 +196,19 @@ def test_large_counts_are_estimated_and_flagged(alpha, monkeypatch):
     estimated = admin.get("customers/", {"search": "f-"}).json()
     assert estimated["count_is_estimate"] is True and estimated["count"] >= 3
     assert [c["username"] for c in estimated["results"]] == ["f-later", "f-soon", "f-static"]
+
+
+def test_special_price_needs_a_money_role_and_respects_the_cost(alpha):
+    from accounts.models import Role, User
+    from hierarchy.models import Membership
+
+    with schema_context(alpha.schema):
+        manager = User.objects.create(email="mgr-price@alpha.test", role=Role.MANAGER, password="!")
+        Membership.objects.create(user=manager, operator=alpha.reseller)
+    refused = api_for(alpha, manager).post("customers/", _new(alpha, special_price="115.00"))
+    assert refused.status_code == 400 and "special_price" in refused.json()["errors"]
+    reseller = api_for(alpha, alpha.reseller_user)
+    below_cost = reseller.post("customers/", _new(alpha, special_price="100.00"))  # the sub's cost is 110.00
+    assert below_cost.status_code == 400 and "110.00" in below_cost.json()["detail"]
+    ok = reseller.post("customers/", _new(alpha, special_price="115.00"))
+    assert ok.status_code == 201 and ok.json()["special_price"] == "115.00"
