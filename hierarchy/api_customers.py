@@ -22,6 +22,7 @@ from hierarchy.api_base import ScopedViewSet, in_scope_or_error
 from hierarchy.audit import audit_events_for
 from hierarchy.imports import ImportJob, import_job_commit, import_job_create
 from hierarchy.models import Subscriber
+from hierarchy.pagination import CustomerPagination
 from hierarchy.permissions import Action, Kind
 from hierarchy.selectors import (
     operators_in_scope,
@@ -73,6 +74,7 @@ class CustomerViewSet(ScopedViewSet):
 
     kind = Kind.CUSTOMER
     serializer_class = CustomerSerializer
+    pagination_class = CustomerPagination
     extra_actions = {"suspend": (None, Action.UPDATE), "reactivate": (None, Action.UPDATE),
                      "disable": (None, Action.UPDATE), "audit": (None, Action.READ), "export": (None, Action.LIST)}
 
@@ -81,6 +83,10 @@ class CustomerViewSet(ScopedViewSet):
             return subscribers_in_scope(user=self.request.user).select_related("package", "owner")
         return subscribers_writable(user=self.request.user).select_related("package", "owner")
 
+    def _filtered_with_names(self, request: Request) -> Any:
+        # Package and owner names for a page: two small IN queries instead of joins before the sort.
+        return self._filtered(request).prefetch_related("package", "owner")
+
     def _filtered(self, request: Request) -> Any:
         filters = CustomerFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -88,7 +94,7 @@ class CustomerViewSet(ScopedViewSet):
 
     @extend_schema(parameters=[CustomerFilterSerializer], responses=CustomerSerializer(many=True))
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self._filtered(request))
+        page = self.paginate_queryset(self._filtered_with_names(request))
         return self.get_paginated_response(CustomerSerializer(page, many=True).data)
 
     @extend_schema(parameters=[CustomerFilterSerializer],
@@ -96,7 +102,7 @@ class CustomerViewSet(ScopedViewSet):
     @action(detail=False, methods=["get"])
     def export(self, request: Request) -> StreamingHttpResponse:
         """The filtered list (same filters as the list) as CSV."""
-        response = StreamingHttpResponse(_csv_rows(self._filtered(request), schema_current()),
+        response = StreamingHttpResponse(_csv_rows(self._filtered_with_names(request), schema_current()),
                                          content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="customers.csv"'
         return response

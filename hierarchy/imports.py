@@ -60,6 +60,7 @@ COLUMNS = {"username", "password", "connection_type", "package", "owner", "mac_a
 REQUIRED = {"username", "package", "owner"}
 MAX_ROWS = 50_000
 PROGRESS_EVERY = 250
+AMBIGUOUS = object()
 
 
 def import_job_create(*, user: Any, file_name: str, raw: bytes, dry_run: bool, mode: str) -> ImportJob:
@@ -130,7 +131,9 @@ def _context(user: Any) -> _Context:
     operators: dict[str, Any] = {}
     for node in operators_in_scope(user=user):
         operators[str(node.pk)] = node
-        operators.setdefault(node.name.lower(), node)
+        name = node.name.lower()
+        # Two nodes with one name: the name alone is ambiguous; the row must give the id.
+        operators[name] = AMBIGUOUS if name in operators else node
     packages: dict[str, Any] = {}
     for package in Package.objects.all():
         packages[str(package.pk)] = package
@@ -172,7 +175,10 @@ def _row_clean(row: dict[str, str], n: int, ctx: _Context) -> tuple[dict[str, An
         fail("username", f"Duplicate of row {ctx.seen['username'][username]} in this file.")
     owner = ctx.operators.get(values.get("owner", "").lower())
     package = ctx.packages.get(values.get("package", "").lower())
-    if values.get("owner") and owner is None:
+    if owner is AMBIGUOUS:
+        fail("owner", f"Several nodes are called {values['owner']!r}; give the node's id.")
+        owner = None
+    elif values.get("owner") and owner is None:
         fail("owner", f"No node {values['owner']!r} in your part of the tree.")
     if values.get("package") and package is None:
         fail("package", f"No package {values['package']!r}.")

@@ -227,7 +227,7 @@ class Subscriber(models.Model):
     class Meta:
         ordering = ["username"]
         indexes = [
-            models.Index(fields=["owner", "status"], name="subscriber_owner_status"),
+            models.Index(fields=["owner", "status", "username"], name="subscriber_owner_status_name"),
             models.Index(fields=["expires_at"], name="subscriber_expires"),
             models.Index(fields=["package"], name="subscriber_package"),
             # The customer list: "status=active, ordered by username, 50 a page" for the whole ISP.

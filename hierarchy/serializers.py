@@ -159,6 +159,27 @@ class CustomerSerializer(serializers.ModelSerializer[Subscriber]):
                   "mobile", "email", "address", "zone", "custom_fields", "created", "updated"]
         read_only_fields = fields
 
+    def to_representation(self, instance: Subscriber) -> dict[str, Any]:
+        """Same output as the declared fields, built directly: lists render 50 of these per request and
+        DRF's field-by-field path costs more than the database work."""
+        s = instance
+        return {
+            "id": s.pk, "username": s.username, "connection_type": s.connection_type,
+            "mac_address": s.mac_address, "ip_address": s.ip_address, "package": s.package_id,
+            "package_name": s.package.name, "owner": s.owner_id, "owner_name": s.owner.name, "status": s.status,
+            "expires_at": _when(s.expires_at), "billing_day": s.billing_day,
+            "special_price": None if s.special_price is None else f"{s.special_price:.2f}",
+            "full_name": s.full_name, "mobile": s.mobile, "email": s.email, "address": s.address, "zone": s.zone,
+            "custom_fields": s.custom_fields, "created": _when(s.created), "updated": _when(s.updated),
+        }
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def _when(value: Any) -> str | None:
+    return None if value is None else str(_DATETIME.to_representation(value))
+
 
 class CustomerWriteSerializer(serializers.Serializer[dict[str, Any]]):
     username = serializers.CharField(max_length=64)

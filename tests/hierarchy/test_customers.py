@@ -183,3 +183,32 @@ def test_customer_sees_only_itself(alpha):
     assert [c["username"] for c in listed] == ["carol"]
     assert me.get("operators/").status_code == 403
     assert me.patch(f"customers/{alpha.customer.pk}/", {"full_name": "x"}).status_code == 403
+
+
+def test_large_counts_are_estimated_and_flagged(alpha, monkeypatch):
+    from hierarchy import pagination
+
+    _seed(alpha)
+    admin = api_for(alpha, alpha.admin)
+    exact = admin.get("customers/", {"search": "f-"}).json()
+    assert exact["count"] == 3 and exact["count_is_estimate"] is False
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 2)
+    estimated = admin.get("customers/", {"search": "f-"}).json()
+    assert estimated["count_is_estimate"] is True and estimated["count"] >= 3
+    assert [c["username"] for c in estimated["results"]] == ["f-later", "f-soon", "f-static"]
+
+
+def test_special_price_needs_a_money_role_and_respects_the_cost(alpha):
+    from accounts.models import Role, User
+    from hierarchy.models import Membership
+
+    with schema_context(alpha.schema):
+        manager = User.objects.create(email="mgr-price@alpha.test", role=Role.MANAGER, password="!")
+        Membership.objects.create(user=manager, operator=alpha.reseller)
+    refused = api_for(alpha, manager).post("customers/", _new(alpha, special_price="115.00"))
+    assert refused.status_code == 400 and "special_price" in refused.json()["errors"]
+    reseller = api_for(alpha, alpha.reseller_user)
+    below_cost = reseller.post("customers/", _new(alpha, special_price="100.00"))  # the sub's cost is 110.00
+    assert below_cost.status_code == 400 and "110.00" in below_cost.json()["detail"]
+    ok = reseller.post("customers/", _new(alpha, special_price="115.00"))
+    assert ok.status_code == 201 and ok.json()["special_price"] == "115.00"

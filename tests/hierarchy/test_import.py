@@ -149,3 +149,22 @@ def test_bad_uploads_are_refused_up_front(alpha, django_db_blocker):
             with schema_context(alpha.schema):
                 Token.objects.filter(user=support).delete()
                 support.delete()
+
+
+@pytest.mark.django_db
+def test_ambiguous_owner_names_need_the_id(alpha):
+    """The row checks themselves, run in-process (the worker tests above cover the queueing)."""
+    from hierarchy.imports import import_job_run
+    from hierarchy.services import operator_create
+
+    with schema_context(alpha.schema):
+        twin_a = operator_create(parent=alpha.reseller, name="Twin")
+        operator_create(parent=alpha.sibling, name="Twin")
+        from hierarchy.models import PackageAssignment
+
+        PackageAssignment.objects.create(package=alpha.package, operator=twin_a, price="130.00")
+        text = HEADER + "amb-1,pw,pppoe,Home 20M,Twin,,,,\n" + f"amb-2,pw,pppoe,Home 20M,{twin_a.pk},,,,\n"
+        job = ImportJob.objects.create(created_by=alpha.admin, file_name="t.csv", content=text, dry_run=True)
+        assert import_job_run(job_id=job.pk) == "dry-run"
+        job.refresh_from_db()
+        assert job.error_rows == 1 and job.errors[0]["row"] == 2 and "give the node's id" in job.errors[0]["message"]
