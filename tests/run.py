@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from config import embedded
+from network.radius import run as radius_run
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROFILE = "test"
@@ -17,6 +18,8 @@ PROFILE = "test"
 def main(argv: list[str]) -> int:
     os.environ["BACKHAUL_MODE"] = "test"
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    # The RADIUS tests run a real FreeRADIUS: install it (as root) or say how, and stop.
+    radius_run.ensure_installed()
     bin_dir = Path(sys.executable).parent
     pg_was_running = (embedded.pg_dir(PROFILE) / "postmaster.pid").exists()
     env = {**os.environ, **embedded.services_start(PROFILE)}
