@@ -211,6 +211,9 @@ RADIUS_DB_ROLE = env_str("RADIUS_DB_ROLE", "backhaul_radius")
 RADIUS_DB_PASSWORD = env_str("RADIUS_DB_PASSWORD", "")
 # Interim-Update interval the NASes are configured with; sessions silent for 3 of them are closed.
 RADIUS_INTERIM_SECONDS = env_int("RADIUS_INTERIM_SECONDS", 300)
+# Disconnect/CoA: seconds to wait for the NAS per try, first retry delay (doubles, 5 attempts).
+RADIUS_COA_TIMEOUT = float(env_int("RADIUS_COA_TIMEOUT_MS", 2000)) / 1000
+RADIUS_COA_RETRY_SECONDS = env_int("RADIUS_COA_RETRY_SECONDS", 10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
@@ -16,11 +14,11 @@ from tenants.tasks import tenant_task
 MAX_ATTEMPTS = 5
 
 
-@tenant_task(bind=True, max_retries=MAX_ATTEMPTS - 1, default_retry_delay=10)
-def radius_action_send(task: Any, action_id: int) -> str:
+@tenant_task(max_retries=MAX_ATTEMPTS - 1, default_retry_delay=10)
+def radius_action_send(action_id: int) -> str:
     """Send one logged Disconnect/CoA request; retried with backoff while the NAS is silent."""
     with transaction.atomic():
-        action = DisconnectRequest.objects.select_for_update().select_related("nas").get(pk=action_id)
+        action = DisconnectRequest.objects.select_for_update(of=("self",)).select_related("nas").get(pk=action_id)
         if action.status != RadiusActionStatus.PENDING:
             return str(action.status)
         action.attempts += 1
@@ -34,6 +32,7 @@ def radius_action_send(task: Any, action_id: int) -> str:
             address=action.nas_address, port=action.nas.coa_port, secret=action.nas.secret,
             disconnect=action.kind == RadiusActionKind.DISCONNECT, username=action.username,
             session_id=action.acct_session_id, attributes=action.attributes,
+            timeout=settings.RADIUS_COA_TIMEOUT, retries=1,
         )
     except NasUnreachable as exc:
         action.last_error = str(exc)[:255]
@@ -42,7 +41,8 @@ def radius_action_send(task: Any, action_id: int) -> str:
             action.save(update_fields=["status", "last_error", "updated"])
             return str(action.status)
         action.save(update_fields=["last_error", "updated"])
-        raise task.retry(countdown=min(300, 10 * 2 ** (action.attempts - 1))) from exc
+        # The task object itself: tenant_task wraps the function, so no bound self here.
+        raise radius_action_send.retry(countdown=min(300, settings.RADIUS_COA_RETRY_SECONDS * 2 ** (action.attempts - 1))) from exc
     action.status = RadiusActionStatus.ACKED if result.acked else RadiusActionStatus.NAKED
     action.last_error = result.error[:255]
     action.save(update_fields=["status", "last_error", "updated"])

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import pytest_django.fixtures as pytest_django_fixtures
 from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
@@ -22,6 +23,17 @@ from tenants.models import Tenant
 from tenants.services import tenant_create
 from tests.radius.support import Database, Nas, RadiusServer, prerequisites_missing, start_server
 from tests.support.personas import PASSWORD, Isp, build_personas
+
+
+def _databases_with_default(items: Any) -> tuple[set[str], set[str]]:
+    aliases, serialized = _original_databases_for_setup(items)
+    return aliases | {"default"}, serialized
+
+
+# pytest-django creates the test database only if some selected test carries the django_db mark;
+# the FreeRADIUS tests do not (they commit), so a run of only them must still get it.
+_original_databases_for_setup = pytest_django_fixtures._get_databases_for_setup
+pytest_django_fixtures._get_databases_for_setup = _databases_with_default
 
 # Seconds a NAS definition is cached by FreeRADIUS before radius.nas is read again.
 NAS_CACHE_SECONDS = 2

@@ -58,3 +58,17 @@ def test_every_query_is_a_plain_config_string(tmp_path: Path) -> None:
     assert "${" not in text  # nothing for the config parser to expand at load time
     assert text.count("tenant = '%{Client-Shortname}'") >= 6
     assert "radius.check_items('%{%{Packet-Src-IP-Address}:-%{Packet-Src-IPv6-Address}}'" in text
+
+
+def test_radius_config_command_writes_a_config_for_this_database(tmp_path: Path, radius_db: Database) -> None:
+    from django.core.management import CommandError, call_command
+
+    out = tmp_path / "conf"
+    call_command("radius_config", "--out", str(out), "--auth-port", "11812", "--acct-port", "11813",
+                 "--listen", "127.0.0.1")
+    site = (out / "sites-enabled" / "backhaul").read_text()
+    assert "port = 11812" in site and "port = 11813" in site
+    sql_module = (out / "mods-enabled" / "sql").read_text()
+    assert f"dbname={radius_db.name}" in sql_module and f"user={radius_db.user}" in sql_module
+    with pytest.raises(CommandError):
+        call_command("radius_config", "--out", str(tmp_path / "bad"), "--listen", "nowhere")
