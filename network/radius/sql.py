@@ -152,6 +152,23 @@ AS $fn$
     FROM (SELECT lower(translate(name, ':-.', '')) AS k) AS m
 $fn$;
 
+-- Octets (up + down) of a subscriber's sessions active since a time, in one tenant's partition.
+-- Used by the tenant views for data-quota packages.
+CREATE OR REPLACE FUNCTION radius.quota_used(tenant text, login text, mac text, since timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    -- plpgsql, not sql: its plan is cached per session (partitions pruned at run time).
+    RETURN (SELECT COALESCE(sum(COALESCE(a.acctinputoctets, 0) + COALESCE(a.acctoutputoctets, 0)), 0)::bigint
+            FROM radius.radacct AS a
+            WHERE a.tenant = quota_used.tenant AND a.username IN (quota_used.login, quota_used.mac)
+              AND COALESCE(a.acctupdatetime, a.acctstarttime) >= quota_used.since);
+END
+$fn$;
+REVOKE ALL ON FUNCTION radius.quota_used(text, text, text, timestamptz) FROM PUBLIC;
+
 -- check_items / reply_items: the tenant schema serving the NAS address (none for an unknown NAS),
 -- then that schema's radcheck / radreply rows for the user name (or its MAC key). Whether the
 -- tenant, the node or the customer is suspended is the views' business: they answer Reject or
@@ -169,9 +186,10 @@ BEGIN
     IF tenant_schema IS NULL THEN
         RETURN;
     END IF;
-    RETURN QUERY EXECUTE format(
-        'SELECT c.id::bigint, c.username::text, c.attribute::text, c.value::text, c.op::text'
-        ' FROM %I.radcheck AS c WHERE c.username IN ($1, $2) ORDER BY c.id', tenant_schema)
+    -- The tenant's plpgsql lookup (cached plan) reads its own schema's views; search_path is
+    -- reset when this function returns.
+    PERFORM pg_catalog.set_config('search_path', pg_catalog.quote_ident(tenant_schema) || ', pg_catalog', true);
+    RETURN QUERY EXECUTE format('SELECT * FROM %I.radius_radcheck_items($1, $2)', tenant_schema)
         USING check_items.username, radius.mac_key(check_items.username);
 END
 $fn$;
@@ -188,9 +206,10 @@ BEGIN
     IF tenant_schema IS NULL THEN
         RETURN;
     END IF;
-    RETURN QUERY EXECUTE format(
-        'SELECT r.id::bigint, r.username::text, r.attribute::text, r.value::text, r.op::text'
-        ' FROM %I.radreply AS r WHERE r.username IN ($1, $2) ORDER BY r.id', tenant_schema)
+    -- The tenant's plpgsql lookup (cached plan) reads its own schema's views; search_path is
+    -- reset when this function returns.
+    PERFORM pg_catalog.set_config('search_path', pg_catalog.quote_ident(tenant_schema) || ', pg_catalog', true);
+    RETURN QUERY EXECUTE format('SELECT * FROM %I.radius_radreply_items($1, $2)', tenant_schema)
         USING reply_items.username, radius.mac_key(reply_items.username);
 END
 $fn$;
