@@ -133,6 +133,24 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION radius.ensure_tenant_partition(text) FROM PUBLIC;
 
+-- A deleted tenant takes its accounting with it: a later tenant reusing the schema name must
+-- not inherit the old partitions (and their usage history).
+CREATE OR REPLACE FUNCTION radius.tenant_deleted() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF OLD.schema_name ~ '^[a-z_][a-z0-9_]{0,50}$' THEN
+        EXECUTE format('DROP TABLE IF EXISTS radius.%I', 'radacct_' || OLD.schema_name);
+        EXECUTE format('DROP TABLE IF EXISTS radius.%I', 'radpostauth_' || OLD.schema_name);
+    END IF;
+    RETURN OLD;
+END
+$fn$;
+DROP TRIGGER IF EXISTS radius_tenant_deleted ON public.tenants_tenant;
+CREATE TRIGGER radius_tenant_deleted AFTER DELETE ON public.tenants_tenant
+    FOR EACH ROW EXECUTE FUNCTION radius.tenant_deleted();
+
 DO $do$
 BEGIN
     IF to_regtype('radius.avp') IS NULL THEN

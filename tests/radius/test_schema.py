@@ -82,3 +82,20 @@ def test_nas_rows_are_validated(radius_db: Database, address: str, secret: str, 
 def test_partition_function_refuses_odd_schema_names(radius_db: Database) -> None:
     with pytest.raises(IntegrityError), connection.cursor() as cursor:
         cursor.execute("SELECT radius.ensure_tenant_partition('Robert''); DROP TABLE x; --')")
+
+
+def test_a_new_tenant_gets_partitions_and_a_deleted_one_takes_them_along(radius_db: Database) -> None:
+    from tenants.models import Tenant
+    from tenants.services import tenant_create
+    from tests.support.personas import PASSWORD
+
+    def partitions() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT relname FROM pg_class WHERE relnamespace = 'radius'::regnamespace"
+                           " AND relname LIKE %s", ["%isp_delta"])
+            return {row[0] for row in cursor.fetchall()}
+
+    tenant = tenant_create(name="Delta", slug="delta", admin_email="admin@delta.test", admin_password=PASSWORD)
+    assert partitions() == {"radacct_isp_delta", "radpostauth_isp_delta"}
+    Tenant.objects.get(pk=tenant.pk).delete()
+    assert partitions() == set()
