@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # pgserver asks platformdirs for a private runtime dir; give it one inside the checkout.
 export XDG_RUNTIME_DIR := $(CURDIR)/.data/run
 
-.PHONY: run test lint typecheck bench setup clean-data
+.PHONY: run test lint typecheck bench setup clean-data radius
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ setup: $(VENV)/.installed
 
 run: setup
 	BACKHAUL_MODE=development $(PY) -m config.run
+
+# FreeRADIUS on the dev database (installs freeradius + freeradius-postgresql via apt-get when root,
+# else prints the command). Options: make radius ARGS="--auth-port 1812 --acct-port 1813 --listen 127.0.0.1"
+radius: setup
+	$(PY) -m network.radius.run $(ARGS)
 
 test: setup
 	$(PY) -m tests.run $(ARGS)

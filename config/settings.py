@@ -80,6 +80,7 @@ SHARED_APPS = [
     "axes",
     "guardian",
     "accounts",
+    "network.radius",  # label radius_registry: the shared `radius` schema
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -201,6 +202,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    # Fans out one network.tasks.radius_sessions_close_stale per tenant.
+    "radius-stale-sessions": {"task": "network.tasks.radius_stale_sessions_all", "schedule": 300.0},
+}
+
+# FreeRADIUS connects as this least-privilege role (created by the radius_registry migration).
+RADIUS_DB_ROLE = env_str("RADIUS_DB_ROLE", "backhaul_radius")
+RADIUS_DB_PASSWORD = env_str("RADIUS_DB_PASSWORD", "")
+# Interim-Update interval the NASes are configured with; sessions silent for 3 of them are closed.
+RADIUS_INTERIM_SECONDS = env_int("RADIUS_INTERIM_SECONDS", 300)
+# Disconnect/CoA: seconds to wait for the NAS per try, first retry delay (doubles, 5 attempts).
+RADIUS_COA_TIMEOUT = float(env_int("RADIUS_COA_TIMEOUT_MS", 2000)) / 1000
+RADIUS_COA_RETRY_SECONDS = env_int("RADIUS_COA_RETRY_SECONDS", 10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -191,6 +191,11 @@ def subscriber_update(*, subscriber: Subscriber, actor: Actor = SYSTEM, **fields
         if changes:
             audit_record(actor=actor, obj=subscriber, object_type="customer", action=AuditAction.UPDATE,
                          changes=changes)
+        if "package" in changes:
+            # The new rate reaches a live session by CoA (after commit).
+            from network.services import subscriber_rate_change
+
+            subscriber_rate_change(subscriber=subscriber)
     return subscriber
 
 
@@ -217,6 +222,11 @@ def subscriber_status_set(*, subscriber: Subscriber, status: str, actor: Actor =
         subscriber.save(update_fields=["status", "suspended_by", "updated"])
         audit_record(actor=actor, obj=subscriber, object_type="customer", action=AuditAction.STATUS,
                      changes={"status": [before, status]})
+        if status != SubscriberStatus.ACTIVE:
+            # RADIUS now refuses the customer; drop the live session too (Disconnect-Request after commit).
+            from network.services import subscriber_disconnect
+
+            subscriber_disconnect(subscriber=subscriber)
     return subscriber
 
 

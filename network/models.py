@@ -1,4 +1,5 @@
-"""Routers / NASes of one ISP. Each is mirrored into the shared RADIUS NAS registry (radius.nas)."""
+"""Routers / NASes of one ISP (each mirrored into the shared registry radius.nas by network.services),
+and the log of RADIUS actions sent to them."""
 
 from __future__ import annotations
 
@@ -52,6 +53,73 @@ class Nas(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.address})"
+
+
+class RadiusActionKind(models.TextChoices):
+    DISCONNECT = "disconnect", "Disconnect-Request"
+    COA = "coa", "CoA-Request"
+
+
+class RadiusActionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACKED = "acked", "Acknowledged"
+    NAKED = "naked", "Refused by the NAS"
+    FAILED = "failed", "Failed (retries exhausted)"
+
+
+class DisconnectRequest(models.Model):
+    """One RFC 5176 Disconnect- or CoA-Request to one NAS for one session: the visible log of
+    what was sent, how often, and how the NAS answered (failures are retried by network.tasks)."""
+
+    kind = models.CharField(max_length=10, choices=RadiusActionKind.choices)
+    subscriber = models.ForeignKey(
+        "hierarchy.Subscriber", null=True, blank=True, on_delete=models.SET_NULL, related_name="radius_actions"
+    )
+    username = models.CharField(max_length=253)
+    nas = models.ForeignKey(Nas, null=True, blank=True, on_delete=models.SET_NULL, related_name="radius_actions")
+    nas_address = models.GenericIPAddressField()
+    acct_session_id = models.CharField(max_length=253, blank=True)
+    attributes = models.JSONField(default=dict, blank=True, help_text="Extra attributes sent (CoA: the new rate)")
+    status = models.CharField(max_length=10, choices=RadiusActionStatus.choices, default=RadiusActionStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["status", "created"], name="radius_action_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=RadiusActionKind.values), name="radius_action_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=RadiusActionStatus.values), name="radius_action_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.username}@{self.nas_address}: {self.status}"
+
+
+class QuotaAlert(models.Model):
+    """A customer crossed 80 % or 100 % of its package's data quota in one validity period.
+    Unique per period and threshold, so each alert is recorded (and emailed) once."""
+
+    subscriber = models.ForeignKey("hierarchy.Subscriber", on_delete=models.CASCADE, related_name="quota_alerts")
+    threshold = models.PositiveSmallIntegerField()
+    period_start = models.DateTimeField()
+    used_bytes = models.BigIntegerField()
+    quota_bytes = models.BigIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "threshold", "period_start"], name="quota_alert_once"),
+            models.CheckConstraint(condition=Q(threshold__in=[80, 100]), name="quota_alert_threshold_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} {self.threshold}%"
 
 
 # Router jobs, imported pools and read copies live beside the routers' code.

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
@@ -71,6 +71,7 @@ def tenant_create(
             except ValidationError as exc:  # django-tenants' own check that the schema name is free
                 raise ValidationError({"slug": f"“{slug}” is already taken."}) from exc
             schema_clone_from_template(schema_name=tenant.schema_name)
+            _radius_register(schema_name=tenant.schema_name)
             Domain.objects.create(domain=f"{slug}.{settings.PLATFORM_DOMAIN}", tenant=tenant, is_primary=True)
             with schema_context(tenant.schema_name):
                 tenant_schema_seed(tenant=tenant, admin_email=admin_email, admin_password=admin_password,
@@ -82,6 +83,13 @@ def tenant_create(
             raise ValidationError({"slug": f"“{slug}” is already taken."}) from exc
         raise
     return tenant
+
+
+def _radius_register(*, schema_name: str) -> None:
+    """The tenant's accounting partitions in the shared radius schema (its status is read live
+    from tenants_tenant by the radius.tenant view), inside the signup transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT radius.ensure_tenant_partition(%s)", [schema_name])
 
 
 def tenant_schema_seed(*, tenant: Tenant, admin_email: str, admin_password: str, admin_name: str) -> None:

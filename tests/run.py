@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from config import embedded
+from network.radius import run as radius_run
 from tests.support import system
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,7 +21,8 @@ def main(argv: list[str]) -> int:
     # Importing `config` (for the embedded services) defaults DJANGO_SETTINGS_MODULE to the production
     # module, and that would win over pytest's ini setting.
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    # The RADIUS tests run a real FreeRADIUS: install it (as root) or say how, and stop.
+    radius_run.ensure_installed()
     bin_dir = Path(sys.executable).parent
     system.ensure()
     pg_was_running = (embedded.pg_dir(PROFILE) / "postmaster.pid").exists()

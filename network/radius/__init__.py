@@ -1,6 +1,7 @@
 """FreeRADIUS 3.2 side of Backhaul: the shared ``radius`` schema and a generated server config.
 
-``sql`` holds the DDL and every query FreeRADIUS runs; ``config`` writes a standalone config
-directory for ``freeradius -f -d DIR``. Plain Python on purpose: no Django import, so the server
-config can be generated and tested without the web stack.
+``sql`` holds the shared-schema DDL and every query FreeRADIUS runs; ``tenant_sql`` the per-tenant
+views; ``config``/``sites`` write a standalone config directory for ``freeradius -f -d DIR``;
+``coa`` sends RFC 5176 requests. Those are plain Python (no Django import). The package is also the
+SHARED Django app ``radius_registry`` (``apps.py``, ``migrations/``) that creates the schema.
 """

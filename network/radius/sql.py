@@ -28,22 +28,24 @@ TENANT_SCHEMA_PATTERN = r"^[a-z_][a-z0-9_]{0,50}$"
 SCHEMA_SQL = r"""
 CREATE SCHEMA IF NOT EXISTS radius;
 
--- Tenants known to RADIUS. One row per tenant schema, created by ensure_tenant_partition(),
--- so a NAS can only point at a tenant whose accounting partitions exist.
-CREATE TABLE IF NOT EXISTS radius.tenant (
-    schema      text PRIMARY KEY
-                CHECK (schema ~ '^[a-z_][a-z0-9_]{0,50}$'
-                       AND schema NOT IN ('public', 'radius', 'information_schema')
-                       AND schema !~ '^pg_'),
-    suspended   boolean NOT NULL DEFAULT false
-);
+-- Tenants known to RADIUS: a live view of the platform's tenant rows (no copy to keep in sync).
+-- A suspended tenant, and its choice between reject and the suspended pool, takes effect on the
+-- next Access-Request.
+CREATE OR REPLACE VIEW radius.tenant AS
+SELECT t.schema_name::text AS schema,
+       t.status <> 'active' AS suspended,
+       t.radius_suspended_mode::text AS suspended_mode,
+       t.suspended_pool::text AS suspended_pool
+FROM public.tenants_tenant AS t
+WHERE t.schema_name <> 'public';
 
 CREATE TABLE IF NOT EXISTS radius.nas (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     address         inet NOT NULL UNIQUE
                     CHECK (masklen(address) = CASE family(address) WHEN 4 THEN 32 ELSE 128 END),
     secret          text NOT NULL CHECK (length(secret) BETWEEN 6 AND 128),
-    tenant_schema   text NOT NULL REFERENCES radius.tenant (schema) ON DELETE CASCADE,
+    tenant_schema   text NOT NULL REFERENCES public.tenants_tenant (schema_name) ON DELETE CASCADE
+                    CHECK (tenant_schema ~ '^[a-z_][a-z0-9_]{0,50}$'),
     -- FreeRADIUS's Client-Shortname; accounting queries write it as the tenant.
     shortname       text GENERATED ALWAYS AS (tenant_schema) STORED,
     nas_type        text NOT NULL DEFAULT 'other',
@@ -108,8 +110,8 @@ CREATE TABLE IF NOT EXISTS radius.radpostauth (
 ) PARTITION BY LIST (tenant);
 CREATE INDEX IF NOT EXISTS radpostauth_username_idx ON radius.radpostauth (tenant, username, authdate);
 
--- Creates (idempotently) the tenant row and its accounting partitions. Run by the migrating
--- role when a tenant is created; never granted to the FreeRADIUS role.
+-- Creates (idempotently) a tenant's accounting partitions. Run by the migrating role inside
+-- tenant_create's transaction; never granted to the FreeRADIUS role.
 CREATE OR REPLACE FUNCTION radius.ensure_tenant_partition(schema text) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -117,7 +119,12 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '5s'
 AS $fn$
 BEGIN
-    INSERT INTO radius.tenant (schema) VALUES (ensure_tenant_partition.schema) ON CONFLICT DO NOTHING;
+    IF ensure_tenant_partition.schema !~ '^[a-z_][a-z0-9_]{0,50}$'
+       OR ensure_tenant_partition.schema IN ('public', 'radius', 'information_schema')
+       OR ensure_tenant_partition.schema ~ '^pg_' THEN
+        RAISE EXCEPTION 'not a tenant schema name: %', ensure_tenant_partition.schema
+            USING ERRCODE = 'check_violation';
+    END IF;
     EXECUTE format('CREATE TABLE IF NOT EXISTS radius.%I PARTITION OF radius.radacct FOR VALUES IN (%L)',
                    'radacct_' || ensure_tenant_partition.schema, ensure_tenant_partition.schema);
     EXECUTE format('CREATE TABLE IF NOT EXISTS radius.%I PARTITION OF radius.radpostauth FOR VALUES IN (%L)',
@@ -125,6 +132,24 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION radius.ensure_tenant_partition(text) FROM PUBLIC;
+
+-- A deleted tenant takes its accounting with it: a later tenant reusing the schema name must
+-- not inherit the old partitions (and their usage history).
+CREATE OR REPLACE FUNCTION radius.tenant_deleted() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF OLD.schema_name ~ '^[a-z_][a-z0-9_]{0,50}$' THEN
+        EXECUTE format('DROP TABLE IF EXISTS radius.%I', 'radacct_' || OLD.schema_name);
+        EXECUTE format('DROP TABLE IF EXISTS radius.%I', 'radpostauth_' || OLD.schema_name);
+    END IF;
+    RETURN OLD;
+END
+$fn$;
+DROP TRIGGER IF EXISTS radius_tenant_deleted ON public.tenants_tenant;
+CREATE TRIGGER radius_tenant_deleted AFTER DELETE ON public.tenants_tenant
+    FOR EACH ROW EXECUTE FUNCTION radius.tenant_deleted();
 
 DO $do$
 BEGIN
@@ -135,8 +160,37 @@ BEGIN
 END
 $do$;
 
--- check_items / reply_items: the tenant schema serving the NAS address (none for an unknown NAS
--- or a suspended tenant), then that schema's radcheck / radreply rows for the user name.
+-- A hotspot's MAC-as-username in any common spelling (AA:BB:.., aa-bb-.., aabb.ccdd.eeff) as the
+-- key the tenant views use for hotspot subscribers: 12 lowercase hex digits. NULL if not a MAC.
+CREATE OR REPLACE FUNCTION radius.mac_key(name text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT CASE WHEN k ~ '^[0-9a-f]{12}$' THEN k END
+    FROM (SELECT lower(translate(name, ':-.', '')) AS k) AS m
+$fn$;
+
+-- Octets (up + down) of a subscriber's sessions active since a time, in one tenant's partition.
+-- Used by the tenant views for data-quota packages.
+CREATE OR REPLACE FUNCTION radius.quota_used(tenant text, login text, mac text, since timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    -- plpgsql, not sql: its plan is cached per session (partitions pruned at run time).
+    RETURN (SELECT COALESCE(sum(COALESCE(a.acctinputoctets, 0) + COALESCE(a.acctoutputoctets, 0)), 0)::bigint
+            FROM radius.radacct AS a
+            WHERE a.tenant = quota_used.tenant AND a.username IN (quota_used.login, quota_used.mac)
+              AND COALESCE(a.acctupdatetime, a.acctstarttime) >= quota_used.since);
+END
+$fn$;
+REVOKE ALL ON FUNCTION radius.quota_used(text, text, text, timestamptz) FROM PUBLIC;
+
+-- check_items / reply_items: the tenant schema serving the NAS address (none for an unknown NAS),
+-- then that schema's radcheck / radreply rows for the user name (or its MAC key). Whether the
+-- tenant, the node or the customer is suspended is the views' business: they answer Reject or
+-- the suspended pool.
 -- The lookup is inlined, not a helper function: a non-inlinable SQL function is re-planned on
 -- every call, which cost ~90 us per query here.
 CREATE OR REPLACE FUNCTION radius.check_items(client_ip text, username text) RETURNS SETOF radius.avp
@@ -146,17 +200,15 @@ AS $fn$
 DECLARE
     tenant_schema text;
 BEGIN
-    SELECT n.tenant_schema INTO tenant_schema
-    FROM radius.nas AS n
-    JOIN radius.tenant AS t ON t.schema = n.tenant_schema
-    WHERE n.address = client_ip::inet AND NOT t.suspended;
+    SELECT n.tenant_schema INTO tenant_schema FROM radius.nas AS n WHERE n.address = client_ip::inet;
     IF tenant_schema IS NULL THEN
         RETURN;
     END IF;
-    RETURN QUERY EXECUTE format(
-        'SELECT c.id::bigint, c.username::text, c.attribute::text, c.value::text, c.op::text'
-        ' FROM %I.radcheck AS c WHERE c.username = $1 ORDER BY c.id', tenant_schema)
-        USING check_items.username;
+    -- The tenant's plpgsql lookup (cached plan) reads its own schema's views; search_path is
+    -- reset when this function returns.
+    PERFORM pg_catalog.set_config('search_path', pg_catalog.quote_ident(tenant_schema) || ', pg_catalog', true);
+    RETURN QUERY EXECUTE format('SELECT * FROM %I.radius_radcheck_items($1, $2)', tenant_schema)
+        USING check_items.username, radius.mac_key(check_items.username);
 END
 $fn$;
 REVOKE ALL ON FUNCTION radius.check_items(text, text) FROM PUBLIC;
@@ -168,17 +220,15 @@ AS $fn$
 DECLARE
     tenant_schema text;
 BEGIN
-    SELECT n.tenant_schema INTO tenant_schema
-    FROM radius.nas AS n
-    JOIN radius.tenant AS t ON t.schema = n.tenant_schema
-    WHERE n.address = client_ip::inet AND NOT t.suspended;
+    SELECT n.tenant_schema INTO tenant_schema FROM radius.nas AS n WHERE n.address = client_ip::inet;
     IF tenant_schema IS NULL THEN
         RETURN;
     END IF;
-    RETURN QUERY EXECUTE format(
-        'SELECT r.id::bigint, r.username::text, r.attribute::text, r.value::text, r.op::text'
-        ' FROM %I.radreply AS r WHERE r.username = $1 ORDER BY r.id', tenant_schema)
-        USING reply_items.username;
+    -- The tenant's plpgsql lookup (cached plan) reads its own schema's views; search_path is
+    -- reset when this function returns.
+    PERFORM pg_catalog.set_config('search_path', pg_catalog.quote_ident(tenant_schema) || ', pg_catalog', true);
+    RETURN QUERY EXECUTE format('SELECT * FROM %I.radius_radreply_items($1, $2)', tenant_schema)
+        USING reply_items.username, radius.mac_key(reply_items.username);
 END
 $fn$;
 REVOKE ALL ON FUNCTION radius.reply_items(text, text) FROM PUBLIC;
@@ -211,24 +261,26 @@ _NAS_READABLE = (
 )
 
 
-def server_role_sql(*, role: str, password: str | None) -> list[pgsql.Composed]:
+def server_role_sql(*, role: str, password: str | None, create: bool = True) -> list[pgsql.Composed]:
     """Statements creating the least-privilege login FreeRADIUS connects as.
 
     It may: read radius.nas (clients), call check_items/reply_items, insert/update accounting.
-    It may not touch tenant schemas, radius.tenant or the partition function.
+    It may not touch tenant schemas, radius.tenant or the partition function. ``create=False``
+    alters an existing role (roles are cluster-wide, grants per database).
     """
     ident = pgsql.Identifier(role)
-    create = (
-        pgsql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(ident, pgsql.Literal(password))
+    verb = pgsql.SQL("CREATE ROLE" if create else "ALTER ROLE")
+    login = (
+        pgsql.SQL("{} {} LOGIN PASSWORD {}").format(verb, ident, pgsql.Literal(password))
         if password is not None
-        else pgsql.SQL("CREATE ROLE {} LOGIN").format(ident)
+        else pgsql.SQL("{} {} LOGIN").format(verb, ident)
     )
 
     def columns(names: tuple[str, ...]) -> pgsql.Composed:
         return pgsql.SQL(", ").join(pgsql.Identifier(n) for n in names)
 
     return [
-        create,
+        login,
         pgsql.SQL("GRANT USAGE ON SCHEMA radius TO {}").format(ident),
         pgsql.SQL("GRANT SELECT ({}) ON radius.nas TO {}").format(columns(_NAS_READABLE), ident),
         pgsql.SQL(

@@ -17,6 +17,7 @@ from config.crypto import radius_secret_generate, secret_encrypt
 from hierarchy.models import Operator
 from network.models import Nas, NasType, RouterJob
 from network.routers.models import EXCLUSIVE_KINDS, OPEN_STATUSES, JobKind, JobStatus
+from network.services import nas_create
 from tenants.db import schema_current
 
 logger = logging.getLogger(__name__)
@@ -46,17 +47,16 @@ def router_create(
     """A router with encrypted API credentials and a freshly generated RADIUS secret."""
     if Nas.objects.filter(address=address).exists():
         raise ValidationError({"address": f"A router with address {address} is already registered."})
-    nas = Nas(
-        owner=owner, name=name, address=address, secret=radius_secret_generate(), nas_type=nas_type, zone=zone,
-        api_port=api_port or (8729 if api_tls else 8728), api_tls=api_tls, api_username=api_username,
-        api_password_encrypted=secret_encrypt(api_password), uses_radius=uses_radius,
-    )
-    nas.full_clean()
-    try:
-        with transaction.atomic():
-            nas.save()
-    except IntegrityError as exc:  # a concurrent create took the address first
-        raise ValidationError({"address": f"A router with address {address} is already registered."}) from exc
+    with transaction.atomic():
+        # nas_create also registers the address in the platform-wide RADIUS NAS registry.
+        nas = nas_create(owner=owner, name=name, address=address, secret=radius_secret_generate(),
+                         nas_type=nas_type, zone=zone, uses_radius=uses_radius)
+        nas.api_port = api_port or (8729 if api_tls else 8728)
+        nas.api_tls = api_tls
+        nas.api_username = api_username
+        nas.api_password_encrypted = secret_encrypt(api_password)
+        nas.full_clean()
+        nas.save(update_fields=["api_port", "api_tls", "api_username", "api_password_encrypted"])
     return nas
 
 

@@ -1,0 +1,101 @@
+"""The radius schema as the FreeRADIUS role sees it: what it may do, and what the data allows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import IntegrityError, connection
+
+from tests.radius.support import Database
+
+pytestmark = pytest.mark.usefixtures("committed")
+
+
+@pytest.fixture
+def as_radius(radius_db: Database) -> Iterator[psycopg.Connection[Any]]:
+    params = {"host": radius_db.host, "port": radius_db.port, "dbname": radius_db.name, "user": radius_db.user}
+    if radius_db.password:
+        params["password"] = radius_db.password
+    with psycopg.connect(autocommit=True, **params) as conn:  # type: ignore[arg-type]
+        yield conn
+
+
+def test_check_items_with_long_and_odd_names_return_nothing(as_radius: psycopg.Connection[Any]) -> None:
+    for name in ("a" * 300, "carol' OR '1'='1", "carol\x01"):
+        assert as_radius.execute("SELECT * FROM radius.check_items('127.0.0.2', %s)", (name,)).fetchall() == []
+    assert as_radius.execute("SELECT count(*) FROM radius.check_items('127.0.0.9', 'carol')").fetchone() == (0,)
+
+
+def test_freeradius_role_reads_check_items_only_through_the_function(as_radius: psycopg.Connection[Any]) -> None:
+    rows = as_radius.execute("SELECT attribute, value FROM radius.check_items('127.0.0.3', 'carol')").fetchall()
+    assert rows == [("Cleartext-Password", "pppoe-secret")]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT * FROM isp_alpha.radcheck",
+        "SELECT * FROM isp_alpha.hierarchy_subscriber",
+        "SELECT * FROM public.tenants_tenant",
+        "SELECT username FROM radius.radacct",
+        "SELECT * FROM radius.radpostauth",
+        "SELECT * FROM radius.tenant",
+        "DELETE FROM radius.radacct",
+        "UPDATE radius.nas SET secret = 'x'",
+        "INSERT INTO radius.nas (address, secret, tenant_schema) VALUES ('10.9.9.9', 'xxxxxxxx', 'isp_alpha')",
+        "SELECT radius.ensure_tenant_partition('isp_z')",
+        "CREATE TABLE radius.evil (id int)",
+    ],
+)
+def test_freeradius_role_is_least_privilege(as_radius: psycopg.Connection[Any], statement: str) -> None:
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        as_radius.execute(statement)
+
+
+def test_freeradius_role_cannot_write_accounting_for_an_unknown_tenant(as_radius: psycopg.Connection[Any]) -> None:
+    with pytest.raises(psycopg.errors.CheckViolation):
+        as_radius.execute(
+            "INSERT INTO radius.radacct (tenant, clientipaddress, acctsessionid, acctuniqueid, nasipaddress)"
+            " VALUES ('isp_nope', '127.0.0.2', 's', 'u', '127.0.0.2')"
+        )
+
+
+@pytest.mark.parametrize(
+    ("address", "secret", "tenant"),
+    [
+        ("10.0.0.0/24", "secret-123", "isp_alpha"),  # a network, not a NAS
+        ("10.0.0.1", "short", "isp_alpha"),  # secret too short
+        ("10.0.0.2", "secret-123", "isp_nope"),  # unknown tenant
+        ("127.0.0.2", "secret-123", "isp_beta"),  # alpha's address
+    ],
+)
+def test_nas_rows_are_validated(radius_db: Database, address: str, secret: str, tenant: str) -> None:
+    with pytest.raises(IntegrityError), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO radius.nas (address, secret, tenant_schema) VALUES (%s, %s, %s)", [address, secret, tenant]
+        )
+
+
+def test_partition_function_refuses_odd_schema_names(radius_db: Database) -> None:
+    with pytest.raises(IntegrityError), connection.cursor() as cursor:
+        cursor.execute("SELECT radius.ensure_tenant_partition('Robert''); DROP TABLE x; --')")
+
+
+def test_a_new_tenant_gets_partitions_and_a_deleted_one_takes_them_along(radius_db: Database) -> None:
+    from tenants.models import Tenant
+    from tenants.services import tenant_create
+    from tests.support.personas import PASSWORD
+
+    def partitions() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT relname FROM pg_class WHERE relnamespace = 'radius'::regnamespace"
+                           " AND relname LIKE %s", ["%isp_delta"])
+            return {row[0] for row in cursor.fetchall()}
+
+    tenant = tenant_create(name="Delta", slug="delta", admin_email="admin@delta.test", admin_password=PASSWORD)
+    assert partitions() == {"radacct_isp_delta", "radpostauth_isp_delta"}
+    Tenant.objects.get(pk=tenant.pk).delete()
+    assert partitions() == set()
