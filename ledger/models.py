@@ -1,0 +1,195 @@
+"""The double-entry book of one ISP (lives in the ISP's schema).
+
+Amounts are integers in minor units (cents). A posting's balance effect is ``debit - credit``; an
+account's maintained ``balance`` is the sum of those effects and is written only by the database trigger
+that inserts postings (see migration 0002), so it cannot drift from the postings.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class AccountKind(models.TextChoices):
+    CASH = "cash", "Cash"
+    BANK = "bank", "Bank"
+    STRIPE_CLEARING = "stripe_clearing", "Stripe clearing"
+    RECEIVABLE = "receivable", "Customer receivable"
+    SALES_REVENUE = "sales_revenue", "Sales revenue"
+    TAX_PAYABLE = "tax_payable", "Tax payable"
+    LATE_FEE_INCOME = "late_fee_income", "Late-fee income"
+    REFUNDS = "refunds", "Refunds"
+    EXPENSES = "expenses", "Expenses"
+    OTHER_INCOME = "other_income", "Other income"
+    # Per operator node.
+    WALLET = "wallet", "Prepaid wallet (owed to the node)"
+    COMMISSION_PAYABLE = "commission_payable", "Commission payable (owed to the node)"
+    CASH_HELD = "cash_held", "Cash held by the node for the ISP"
+    NODE_RECEIVABLE = "node_receivable", "Owed by the postpaid node"
+
+
+ISP_KINDS = {
+    AccountKind.CASH, AccountKind.BANK, AccountKind.STRIPE_CLEARING, AccountKind.SALES_REVENUE,
+    AccountKind.TAX_PAYABLE, AccountKind.LATE_FEE_INCOME, AccountKind.REFUNDS, AccountKind.EXPENSES,
+    AccountKind.OTHER_INCOME,
+}
+NODE_KINDS = {AccountKind.WALLET, AccountKind.COMMISSION_PAYABLE, AccountKind.CASH_HELD, AccountKind.NODE_RECEIVABLE}
+
+
+class Account(models.Model):
+    """One account of the chart. ``code`` names it uniquely ("sales_revenue", "wallet:42",
+    "receivable:c7"), so concurrent lazy creation is decided by the unique index."""
+
+    code = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=24, choices=AccountKind.choices)
+    owner = models.ForeignKey("hierarchy.Operator", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="ledger_accounts")
+    customer = models.ForeignKey("hierarchy.Subscriber", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="ledger_accounts")
+    currency = models.CharField(max_length=3)
+    balance = models.BigIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AccountKind.values), name="account_kind_valid"),
+            # A prepaid wallet is a liability to the node: its (debit - credit) balance never goes above 0.
+            models.CheckConstraint(condition=~Q(kind="wallet") | Q(balance__lte=0), name="wallet_never_negative"),
+            models.CheckConstraint(
+                condition=(Q(kind__in=[k.value for k in NODE_KINDS], owner__isnull=False, customer__isnull=True)
+                           | Q(kind="receivable", customer__isnull=False, owner__isnull=True)
+                           | Q(kind__in=[k.value for k in ISP_KINDS], owner__isnull=True, customer__isnull=True)),
+                name="account_owner_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class EntryKind(models.TextChoices):
+    PAYMENT = "payment", "Customer payment"
+    REFUND = "refund", "Refund / chargeback"
+    TOPUP = "topup", "Wallet top-up"
+    ACTIVATION = "activation", "Activation / renewal"
+    SETTLEMENT = "settlement", "Settlement"
+    MANUAL = "manual", "Manual entry"
+    REVERSAL = "reversal", "Reversal"
+
+
+class JournalEntry(models.Model):
+    """An append-only journal entry. Balanced per currency at commit (deferred constraint trigger);
+    UPDATE and DELETE are refused by the database; reversible once (unique ``reversal_of``)."""
+
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    reason = models.CharField(max_length=255)
+    external_reference = models.CharField(max_length=128, blank=True)
+    reversal_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="reversed_by")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "journal entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="entry_has_reason"),
+            models.CheckConstraint(condition=Q(reversal_of__isnull=True) | ~Q(reversal_of=models.F("id")),
+                                   name="entry_not_self_reversal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind}: {self.reason}"
+
+
+class Posting(models.Model):
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    currency = models.CharField(max_length=3)
+    debit = models.BigIntegerField(default=0)
+    credit = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "entry"], name="posting_account_entry")]
+        constraints = [
+            models.CheckConstraint(condition=Q(debit__gt=0, credit=0) | Q(credit__gt=0, debit=0),
+                                   name="posting_one_positive_side"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} D{self.debit} C{self.credit}"
+
+
+class PaymentMethod(models.TextChoices):
+    CASH = "cash", "Cash"
+    BANK = "bank", "Bank transfer"
+    STRIPE = "stripe", "Stripe"
+
+
+class Payment(models.Model):
+    """A customer payment; its entry holds the receipt and the whole commission split."""
+
+    customer = models.ForeignKey("hierarchy.Subscriber", on_delete=models.PROTECT, related_name="payments")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    method = models.CharField(max_length=8, choices=PaymentMethod.choices)
+    collector = models.ForeignKey("hierarchy.Operator", null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="collected_payments")
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    payload_hash = models.CharField(max_length=64)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="payment")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=Q(method__in=PaymentMethod.values), name="payment_method_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment #{self.pk} {self.amount}"
+
+
+class SettlementDirection(models.TextChoices):
+    NODE_PAYS = "node_pays", "The node hands over cash it holds"
+    ISP_PAYS = "isp_pays", "The ISP pays out the node's commission"
+    NETTING = "netting", "The node keeps its commission out of the cash it holds"
+    NODE_DUES = "node_dues", "A postpaid node pays what its activations cost"
+
+
+class Settlement(models.Model):
+    node = models.ForeignKey("hierarchy.Operator", on_delete=models.PROTECT, related_name="settlements")
+    direction = models.CharField(max_length=10, choices=SettlementDirection.choices)
+    method = models.CharField(max_length=8, choices=PaymentMethod.choices)
+    amount = models.BigIntegerField()
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="settlement")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="settlement_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"settlement #{self.pk} {self.node_id} {self.amount}"
+
+
+class WalletTopup(models.Model):
+    node = models.ForeignKey("hierarchy.Operator", on_delete=models.PROTECT, related_name="wallet_topups")
+    amount = models.BigIntegerField()
+    method = models.CharField(max_length=16)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    payload_hash = models.CharField(max_length=64)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="topup")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="topup_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"top-up #{self.pk} {self.node_id} {self.amount}"
