@@ -7,6 +7,7 @@ or customer gets its accounts the first time money touches it, with no hook in t
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -20,6 +21,7 @@ from tenants.db import schema_current
 from tenants.models import Tenant
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 MAX_ATTEMPTS = 8
 
@@ -80,7 +82,8 @@ def money_atomic(work: Callable[[], T]) -> T:
             code = getattr(exc.__cause__, "sqlstate", None)
             if code not in RETRYABLE or attempt == MAX_ATTEMPTS:
                 raise
-            time.sleep(random.uniform(0, 0.005 * attempt))
+            logger.info("money transaction retried after %s (attempt %d)", code, attempt)
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
     raise AssertionError("unreachable")
 
 

@@ -110,7 +110,11 @@ def subscriber_activate(*, subscriber: Subscriber, actor_id: int | None = None) 
 
     With too little in a prepaid wallet: InsufficientFunds, and nothing changes (no posting, no renewal)."""
     def work() -> JournalEntry | None:
-        locked_sub = Subscriber.objects.select_for_update().select_related("owner", "package").get(pk=subscriber.pk)
+        # Lock only the subscriber row (not the joined operator/package rows), and with FOR NO KEY UPDATE:
+        # concurrent payments take FOR KEY SHARE on it for their foreign key at commit and must not wait.
+        locked_sub = (Subscriber.objects.select_for_update(of=("self",), no_key=True)
+                      .select_related("owner", "package")
+                      .get(pk=subscriber.pk))
         legs, cost = activation_legs(subscriber=locked_sub)
         entry = None
         if legs:
