@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.tenant_signup"]
+BENCHMARKS = ["bench.tenant_signup", "bench.ledger"]
 
 
 def main() -> int:

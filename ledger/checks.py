@@ -30,12 +30,15 @@ class LedgerReport:
 def ledger_check(*, schema: str = "") -> LedgerReport:
     report = LedgerReport(schema=schema or str(getattr(connection, "schema_name", "")))
     with connection.cursor() as cursor:
-        cursor.execute("SELECT currency, coalesce(sum(balance), 0) FROM ledger_account GROUP BY currency")
+        cursor.execute("SELECT a.currency, coalesce(sum(b.balance), 0) FROM ledger_account a "
+                       "JOIN ledger_accountbalance b ON b.account_id = a.id GROUP BY a.currency")
         report.totals = {cur: int(total) for cur, total in cursor.fetchall()}
         cursor.execute(
-            "SELECT a.code, a.balance, coalesce(p.total, 0) FROM ledger_account a LEFT JOIN "
-            "(SELECT account_id, sum(debit - credit) AS total FROM ledger_posting GROUP BY account_id) p "
-            "ON p.account_id = a.id WHERE a.balance <> coalesce(p.total, 0) ORDER BY a.id"
+            "SELECT a.code, coalesce(b.total, 0), coalesce(p.total, 0) FROM ledger_account a "
+            "LEFT JOIN (SELECT account_id, sum(balance) AS total FROM ledger_accountbalance GROUP BY account_id) b "
+            "ON b.account_id = a.id "
+            "LEFT JOIN (SELECT account_id, sum(debit - credit) AS total FROM ledger_posting GROUP BY account_id) p "
+            "ON p.account_id = a.id WHERE coalesce(b.total, 0) <> coalesce(p.total, 0) ORDER BY a.id"
         )
         report.drift = [(code, int(cached), int(actual)) for code, cached, actual in cursor.fetchall()]
         cursor.execute(

@@ -1,6 +1,8 @@
 """The one way money is written: lock the accounts in id order, insert an entry and its postings.
 
 Callers run inside ``money_atomic`` (a durable transaction, retried on deadlock/serialization failure).
+Only accounts whose balance must be checked (prepaid wallets) are locked, in id order; the others'
+balances are maintained by the posting trigger in per-backend slots.
 Accounts are created lazily and idempotently (``INSERT .. ON CONFLICT (code) DO NOTHING``), so a node
 or customer gets its accounts the first time money touches it, with no hook in the role tree.
 """
@@ -61,6 +63,7 @@ class LockedAccount:
 
 
 _currency_by_schema: dict[str, str] = {}
+_committed_account_ids: dict[str, dict[str, int]] = {}  # schema → code → id
 
 
 def ledger_currency() -> str:
@@ -87,25 +90,61 @@ def money_atomic(work: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def accounts_lock(refs: Iterable[AccountRef]) -> dict[str, LockedAccount]:
-    """Create missing accounts, then lock all of them in id order (FOR UPDATE). Returns code → account."""
+def accounts_lock(refs: Iterable[AccountRef], *, lock: Iterable[str] = ()) -> dict[str, LockedAccount]:
+    """Resolve account codes to ids, creating missing accounts. The accounts named in ``lock`` (wallets
+    whose balance the caller must check) are locked FOR NO KEY UPDATE in id order and their balance read
+    under the lock; other accounts are not locked: their balance slots are upserted by the posting trigger.
+    Returns code → account (balance 0 for accounts not locked)."""
     wanted = {ref.code: ref for ref in refs}
     codes = sorted(wanted)
-    sql = "SELECT code, id, balance FROM ledger_account WHERE code = ANY(%s) ORDER BY id FOR UPDATE"
+    schema = schema_current()
+    known = _committed_account_ids.setdefault(schema, {})
+    sql = "SELECT code, id FROM ledger_account WHERE code = ANY(%s)"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [codes])
-        found = {code: LockedAccount(id=pk, balance=balance) for code, pk, balance in cursor.fetchall()}
+        if all(code in known for code in codes):
+            found = {code: LockedAccount(id=known[code], balance=0) for code in codes}
+        else:
+            cursor.execute(sql, [codes])
+            found = {code: LockedAccount(id=pk, balance=0) for code, pk in cursor.fetchall()}
+            resolved = {code: account.id for code, account in found.items()}
+            # Remember ids only once they are committed (accounts are never deleted nor re-coded).
+            transaction.on_commit(lambda: known.update(resolved))
         missing = [wanted[code] for code in codes if code not in found]
         if missing:
             currency = ledger_currency()
             cursor.executemany(
-                "INSERT INTO ledger_account (code, kind, owner_id, customer_id, currency, balance) "
-                "VALUES (%s, %s, %s, %s, %s, 0) ON CONFLICT (code) DO NOTHING",
+                "INSERT INTO ledger_account (code, kind, owner_id, customer_id, currency) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING",
                 [(r.code, r.kind, r.owner_id, r.customer_id, currency) for r in missing],
             )
             cursor.execute(sql, [codes])
-            found = {code: LockedAccount(id=pk, balance=balance) for code, pk, balance in cursor.fetchall()}
+            found = {code: LockedAccount(id=pk, balance=0) for code, pk in cursor.fetchall()}
+        to_lock = sorted(set(lock))
+        if to_lock:
+            cursor.execute("SELECT id FROM ledger_account WHERE code = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
+                           [to_lock])
+            # A separate statement: in READ COMMITTED it takes a fresh snapshot, taken after the lock was
+            # granted, so it sees what the previous holder committed (a subquery in the locking statement
+            # would still see the snapshot from before the wait).
+            cursor.execute(
+                "SELECT a.code, a.id, coalesce(sum(b.balance), 0) FROM ledger_account a "
+                "LEFT JOIN ledger_accountbalance b ON b.account_id = a.id WHERE a.code = ANY(%s) GROUP BY a.id",
+                [to_lock],
+            )
+            for code, pk, balance in cursor.fetchall():
+                found[code] = LockedAccount(id=pk, balance=int(balance))
     return found
+
+
+def postings_sql(legs: Iterable[Leg], accounts: dict[str, LockedAccount]) -> tuple[str, list[object]]:
+    """A VALUES list (account_id, debit, credit) for the legs, to insert in one statement."""
+    rows: list[str] = []
+    params: list[object] = []
+    for leg in legs:
+        if leg.amount:
+            rows.append("(%s::bigint, %s::bigint, %s::bigint)")
+            params += [accounts[leg.account.code].id, max(leg.amount, 0), max(-leg.amount, 0)]
+    return ", ".join(rows), params
 
 
 def entry_post(
@@ -120,11 +159,10 @@ def entry_post(
     entry: JournalEntry | None = None,
 ) -> JournalEntry:
     """Insert a balanced entry. Must run inside a money transaction. ``locked`` are accounts the caller
-    already locked (it must have locked every account the legs touch); ``entry`` an entry it already
-    inserted (to claim a unique key first)."""
+    already resolved/locked; ``entry`` an entry it already inserted (to claim a unique key first)."""
     legs = [leg for leg in legs if leg.amount != 0]
-    if locked is None:
-        locked = accounts_lock(leg.account for leg in legs)
+    if locked is None or any(leg.account.code not in locked for leg in legs):
+        locked = {**accounts_lock(leg.account for leg in legs), **(locked or {})}
     if entry is None:
         entry = JournalEntry.objects.create(
             kind=kind, reason=reason[:255], actor_id=actor_id, external_reference=external_reference[:128],

@@ -1,15 +1,21 @@
 """The double-entry book of one ISP (lives in the ISP's schema).
 
-Amounts are integers in minor units (cents). A posting's balance effect is ``debit - credit``; an
-account's maintained ``balance`` is the sum of those effects and is written only by the database trigger
-that inserts postings (see migration 0002), so it cannot drift from the postings.
+Amounts are integers in minor units (cents). A posting's balance effect is ``debit - credit``. An
+account's maintained balance is the sum of its AccountBalance rows, written only by the database trigger
+that inserts postings (migration 0002), in the same statement, so it cannot drift from the postings.
+Busy accounts (revenue, bank, a reseller's commission) have several balance *slots* (one per database
+backend modulo BALANCE_SLOTS) so concurrent payments do not queue on one row; a prepaid wallet always
+uses the single slot 0, so its CHECK (>= 0 available) sees the whole balance.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+BALANCE_SLOTS = 16
 
 
 class AccountKind(models.TextChoices):
@@ -38,6 +44,11 @@ ISP_KINDS = {
 NODE_KINDS = {AccountKind.WALLET, AccountKind.COMMISSION_PAYABLE, AccountKind.CASH_HELD, AccountKind.NODE_RECEIVABLE}
 
 
+class AccountQuerySet(models.QuerySet["Account"]):
+    def with_balance(self) -> QuerySet[Account]:
+        return self.annotate(balance=Coalesce(Sum("balances__balance"), 0))
+
+
 class Account(models.Model):
     """One account of the chart. ``code`` names it uniquely ("sales_revenue", "wallet:42",
     "receivable:c7"), so concurrent lazy creation is decided by the unique index."""
@@ -49,14 +60,13 @@ class Account(models.Model):
     customer = models.ForeignKey("hierarchy.Subscriber", null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="ledger_accounts")
     currency = models.CharField(max_length=3)
-    balance = models.BigIntegerField(default=0, editable=False)
+
+    objects = AccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=AccountKind.values), name="account_kind_valid"),
-            # A prepaid wallet is a liability to the node: its (debit - credit) balance never goes above 0.
-            models.CheckConstraint(condition=~Q(kind="wallet") | Q(balance__lte=0), name="wallet_never_negative"),
             models.CheckConstraint(
                 condition=(Q(kind__in=[k.value for k in NODE_KINDS], owner__isnull=False, customer__isnull=True)
                            | Q(kind="receivable", customer__isnull=False, owner__isnull=True)
@@ -67,6 +77,27 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class AccountBalance(models.Model):
+    """A slot of an account's maintained balance (Σ slots = Σ postings, checked by ledger_check)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balances")
+    slot = models.PositiveSmallIntegerField()
+    is_wallet = models.BooleanField()
+    balance = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "slot"], name="balance_slot_unique"),
+            # A prepaid wallet is a liability to the node: its (debit - credit) balance never goes above 0,
+            # and it lives in one slot so this CHECK sees all of it.
+            models.CheckConstraint(condition=Q(is_wallet=False) | Q(slot=0, balance__lte=0),
+                                   name="wallet_never_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}[{self.slot}] = {self.balance}"
 
 
 class EntryKind(models.TextChoices):

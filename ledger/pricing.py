@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 
-from hierarchy.models import Operator, Package, PackageAssignment, Subscriber
+from hierarchy.models import Operator, Package, Subscriber
 from ledger.commission import SHARE, ChainNode
 
 
@@ -49,21 +50,31 @@ class Chain:
 
 
 def chain_for(*, owner: Operator, package: Package) -> Chain:
+    """The owner's chain with each node's price and commission mode for the package (one query)."""
     ids = [int(part) for part in owner.path.strip("/").split("/")]
-    operators = {op.pk: op for op in Operator.objects.filter(pk__in=ids)}
-    ordered = [operators[pk] for pk in ids]
-    nodes = tuple(op for op in ordered if op.depth > 0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT o.id, o.parent_id, o.depth, o.name, o.share_percent, o.billing_mode, a.price, a.commission_mode "
+            "FROM hierarchy_operator o LEFT JOIN hierarchy_packageassignment a "
+            "ON a.operator_id = o.id AND a.package_id = %s WHERE o.id = ANY(%s) ORDER BY o.depth",
+            [package.pk, ids],
+        )
+        rows = cursor.fetchall()
     master = to_minor(package.price)
-    prices: dict[int, int] = {ordered[0].pk: master}
+    prices: dict[int, int] = {}
     modes: dict[int, str] = {}
-    assignments = {a.operator_id: a for a in PackageAssignment.objects.filter(package=package, operator_id__in=ids)}
-    for node in nodes:
-        assignment = assignments.get(node.pk)
-        if assignment is None:
-            raise ValidationError({"package": f"“{package.name}” is not assigned to {node.name}."})
-        prices[node.pk] = to_minor(assignment.price)
-        modes[node.pk] = assignment.commission_mode
-    return Chain(nodes=nodes, prices=prices, modes=modes, master_price=master)
+    nodes = []
+    for pk, parent_id, depth, name, share, billing_mode, price, mode in rows:
+        if depth == 0:
+            prices[pk] = master
+            continue
+        if price is None:
+            raise ValidationError({"package": f"“{package.name}” is not assigned to {name}."})
+        nodes.append(Operator(id=pk, parent_id=parent_id, depth=depth, name=name, share_percent=share,
+                              billing_mode=billing_mode))
+        prices[pk] = to_minor(price)
+        modes[pk] = mode
+    return Chain(nodes=tuple(nodes), prices=prices, modes=modes, master_price=master)
 
 
 def customer_price(*, customer: Subscriber, chain: Chain) -> int:

@@ -89,7 +89,7 @@ class CustomerStatement(Report):
 class NodeStatement(Report):
     def get(self, request: Request, pk: int) -> Response:
         node = get_object_or_404(selectors.operators_in_scope(user=_user(request)), pk=pk)
-        accounts = Account.objects.filter(owner=node)
+        accounts = Account.objects.with_balance().filter(owner=node)
         balances = {a.kind: str(from_minor(a.balance)) for a in accounts}
         return Response({"operator": node.pk, "balances": balances,
                          "rows": _money(selectors.account_statement(accounts=accounts))})

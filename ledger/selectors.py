@@ -46,7 +46,7 @@ def accounts_in_scope(*, user: User) -> QuerySet[Account]:
     node = user_node(user=user)
     if node is None:
         return Account.objects.none()
-    accounts = Account.objects.select_related("owner", "customer")
+    accounts = Account.objects.with_balance().select_related("owner", "customer")
     if node.depth == 0:
         return accounts
     return accounts.filter(Q(owner__path__startswith=node.path) | Q(customer__owner__path__startswith=node.path))
@@ -72,7 +72,7 @@ def settlements_in_scope(*, user: User) -> QuerySet[Settlement]:
 
 
 def trial_balance() -> list[Account]:
-    return list(Account.objects.select_related("owner", "customer").order_by("id"))
+    return list(Account.objects.with_balance().select_related("owner", "customer").order_by("id"))
 
 
 def account_statement(*, accounts: QuerySet[Account]) -> list[dict[str, object]]:
@@ -108,8 +108,9 @@ def cash_by_collector(*, user: User) -> list[dict[str, object]]:
     """Cash each collector node took, handed over, and still holds for the ISP."""
     accounts = accounts_in_scope(user=user).filter(kind=AccountKind.CASH_HELD)
     rows = []
-    for account in accounts.annotate(collected=Sum("postings__debit"), handed=Sum("postings__credit")):
+    for account in accounts:
+        totals = account.postings.aggregate(collected=Sum("debit"), handed=Sum("credit"))
+        collected, handed = totals["collected"] or 0, totals["handed"] or 0
         rows.append({"operator": account.owner_id, "name": account.owner.name if account.owner else "",
-                     "collected": account.collected or 0, "handed_over": account.handed or 0,
-                     "held": account.balance})
+                     "collected": collected, "handed_over": handed, "held": collected - handed})
     return rows

@@ -26,6 +26,7 @@ from ledger.journal import (
     ledger_currency,
     money_atomic,
     node_account,
+    postings_sql,
 )
 from ledger.models import (
     AccountKind,
@@ -100,23 +101,32 @@ def payment_record(
         legs = [Leg(money_account_for(method=method, collector=collector), amount),
                 Leg(isp_account(AccountKind.SALES_REVENUE), -split.isp)]
         legs += [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share) for node_id, share in split.nodes]
-        entry = JournalEntry.objects.create(
-            kind=EntryKind.PAYMENT, actor_id=actor_id, external_reference=external_reference[:128],
-            reason=f"Payment by {customer.username} ({method})",
-        )
+        accounts = accounts_lock(leg.account for leg in legs)
+        values, posting_params = postings_sql(legs, accounts)
+        currency = ledger_currency()
+        # One statement: the entry, the payment (claiming the idempotency key) and every leg of the split.
+        # If the key is taken the payment insert yields no row, no posting is inserted and we roll back.
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO ledger_payment (customer_id, amount, currency, method, collector_id, idempotency_key,"
-                " payload_hash, entry_id, created) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())"
-                " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-                [customer.pk, amount, ledger_currency(), method, collector.pk if collector else None,
-                 idempotency_key, digest, entry.pk],
+                "WITH e AS (INSERT INTO ledger_journalentry (kind, created, actor_id, reason, external_reference)"
+                "  VALUES ('payment', now(), %s, %s, %s) RETURNING id),"
+                " p AS (INSERT INTO ledger_payment (customer_id, amount, currency, method, collector_id,"
+                "  idempotency_key, payload_hash, entry_id, created) SELECT %s, %s, %s, %s, %s, %s, %s, e.id, now()"
+                "  FROM e ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, entry_id, created),"
+                f" x AS (INSERT INTO ledger_posting (entry_id, account_id, currency, debit, credit)"
+                f"  SELECT p.entry_id, v.account_id, %s, v.debit, v.credit FROM p,"
+                f"  (VALUES {values}) AS v (account_id, debit, credit))"
+                " SELECT id, entry_id, created FROM p",
+                [actor_id, f"Payment by {customer.username} ({method})", external_reference[:128],
+                 customer.pk, amount, currency, method, collector.pk if collector else None, idempotency_key,
+                 digest, currency, *posting_params],
             )
             row = cursor.fetchone()
         if row is None:
             raise _Replay
-        entry_post(kind=EntryKind.PAYMENT, reason=entry.reason, legs=legs, entry=entry)
-        payment = Payment.objects.get(pk=row[0])
+        payment = Payment(pk=row[0], customer=customer, amount=amount, currency=currency, method=method,
+                          collector=collector, idempotency_key=idempotency_key, payload_hash=digest,
+                          entry_id=row[1], created=row[2])
         for hook in payment_committed_hooks:
             transaction.on_commit(lambda hook=hook: hook(payment))  # type: ignore[misc]
         return payment

@@ -1,8 +1,8 @@
 """Prepaid wallets: top-ups and the charge for activating/renewing a customer.
 
 A wallet is what the ISP owes a prepaid node (a liability: its debit-minus-credit balance is <= 0, and
-``-balance`` is what the node can spend). The wallet's row is locked (sorted with the other accounts)
-before it is read, and the database CHECK ``wallet_never_negative`` refuses any posting that would take
+``-balance`` is what the node can spend). The wallet's account row is locked (in id order) before
+its balance is read, and the database CHECK ``wallet_never_negative`` refuses any posting that would take
 it below zero, so concurrent activations can never overspend.
 """
 
@@ -13,11 +13,12 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
+from django.db.models import Sum
 from django.utils import timezone
 
 from hierarchy.models import BillingMode, Operator, Subscriber, SubscriberStatus
 from ledger.journal import Leg, LockedAccount, accounts_lock, entry_post, isp_account, money_atomic, node_account
-from ledger.models import AccountKind, EntryKind, JournalEntry, WalletTopup
+from ledger.models import AccountBalance, AccountKind, EntryKind, JournalEntry, WalletTopup
 from ledger.pricing import chain_for, from_minor
 from ledger.services import IdempotencyConflict, payload_hash
 
@@ -38,10 +39,8 @@ def _ensure_funds(*, locked: dict[str, LockedAccount], code: str, needed: int, w
 
 
 def wallet_balance(*, node: Operator) -> int:
-    from ledger.models import Account
-
-    balance = Account.objects.filter(code=f"wallet:{node.pk}").values_list("balance", flat=True).first()
-    return -(balance or 0)
+    balance = AccountBalance.objects.filter(account__code=f"wallet:{node.pk}").aggregate(total=Sum("balance"))
+    return -(balance["total"] or 0)
 
 
 def wallet_topup(
@@ -68,7 +67,8 @@ def wallet_topup(
     }.get(method) or node_account(AccountKind.WALLET, int(node.parent_id or 0))
 
     def work() -> WalletTopup:
-        locked = accounts_lock([wallet, source])
+        locked = accounts_lock([wallet, source], lock=[wallet.code, source.code] if method == "parent_wallet"
+                               else [wallet.code])
         if method == "parent_wallet" and node.parent is not None:
             _ensure_funds(locked=locked, code=source.code, needed=amount, who=node.parent.name)
         entry = entry_post(kind=EntryKind.TOPUP, reason=f"Wallet top-up of {node.name} ({method})", actor_id=actor_id,
@@ -118,7 +118,7 @@ def subscriber_activate(*, subscriber: Subscriber, actor_id: int | None = None) 
         legs, cost = activation_legs(subscriber=locked_sub)
         entry = None
         if legs:
-            locked = accounts_lock(leg.account for leg in legs)
+            locked = accounts_lock((leg.account for leg in legs), lock=[legs[0].account.code])
             if locked_sub.owner.billing_mode == BillingMode.PREPAID:
                 _ensure_funds(locked=locked, code=legs[0].account.code, needed=cost, who=locked_sub.owner.name)
             entry = entry_post(kind=EntryKind.ACTIVATION, legs=legs, locked=locked, actor_id=actor_id,

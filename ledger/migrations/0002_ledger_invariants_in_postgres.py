@@ -42,58 +42,100 @@ BEGIN
             USING ERRCODE = 'check_violation';
     END IF;
 END $$;
-CREATE FUNCTION ledger_posting_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Postings may only be added to an entry created in the same transaction and not yet checked (a
+-- transaction-local list of open entries), so the one deferred check per entry, run at COMMIT, sees all of
+-- its postings; after the check the entry is closed.
+CREATE FUNCTION ledger_entry_open() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    EXECUTE format('SELECT %I.ledger_entry_assert_balanced($1, $2)', TG_TABLE_SCHEMA) USING TG_TABLE_SCHEMA, NEW.entry_id;
-    RETURN NULL;
+    PERFORM set_config('ledger.open_entries',
+                       coalesce(nullif(current_setting('ledger.open_entries', true), ''), ',') || NEW.id || ',', true);
+    RETURN NEW;
 END $$;
+-- BEFORE: postings inserted by the same statement (a data-modifying CTE) must already see it open.
+CREATE TRIGGER ledger_entry_open BEFORE INSERT ON ledger_journalentry
+    FOR EACH ROW EXECUTE FUNCTION ledger_entry_open();
+
 CREATE FUNCTION ledger_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE format('SELECT %I.ledger_entry_assert_balanced($1, $2)', TG_TABLE_SCHEMA) USING TG_TABLE_SCHEMA, NEW.id;
+    PERFORM set_config('ledger.open_entries',
+                       replace(current_setting('ledger.open_entries', true), ',' || NEW.id || ',', ','), true);
     RETURN NULL;
 END $$;
-CREATE CONSTRAINT TRIGGER ledger_posting_balanced AFTER INSERT ON ledger_posting
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_posting_check_balanced();
 CREATE CONSTRAINT TRIGGER ledger_entry_balanced AFTER INSERT ON ledger_journalentry
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_check_balanced();
 
--- A posting's currency is its account's currency.
-CREATE FUNCTION ledger_posting_currency() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A posting goes into an open entry, in its account's currency.
+CREATE FUNCTION ledger_posting_admit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF position(',' || NEW.entry_id || ',' IN coalesce(current_setting('ledger.open_entries', true), '')) = 0 THEN
+        RAISE EXCEPTION 'ledger: journal entry % is closed; postings are only added with their entry',
+            NEW.entry_id USING ERRCODE = 'restrict_violation';
+    END IF;
     IF NEW.currency IS DISTINCT FROM (SELECT currency FROM ledger_account WHERE id = NEW.account_id) THEN
         RAISE EXCEPTION 'ledger: posting currency % differs from its account''s', NEW.currency
             USING ERRCODE = 'check_violation';
     END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER ledger_posting_currency BEFORE INSERT ON ledger_posting
-    FOR EACH ROW EXECUTE FUNCTION ledger_posting_currency();
+CREATE TRIGGER ledger_posting_admit BEFORE INSERT ON ledger_posting
+    FOR EACH ROW EXECUTE FUNCTION ledger_posting_admit();
 
--- Maintained balances: updated by the same statement that inserts the postings, so a balance is always
--- the sum of its postings. Services lock the accounts in id order first (no deadlocks); the wallet CHECK
--- on ledger_account refuses anything that would take a prepaid wallet below zero.
+-- Maintained balances, written by the same statement that inserts the postings, so Σ slots of an account is
+-- always Σ of its postings. Slot rows are upserted in account-id order (no deadlock between payments);
+-- a wallet uses slot 0 only and the CHECK wallet_never_negative refuses any posting taking it below zero.
 CREATE FUNCTION ledger_balances_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    d record;
+    updated bigint;
 BEGIN
-    EXECUTE format('UPDATE %I.ledger_account a SET balance = a.balance + s.delta FROM (SELECT account_id, '
-                   'sum(debit - credit) AS delta FROM new_postings GROUP BY account_id) s WHERE a.id = s.account_id',
-                   TG_TABLE_SCHEMA);
+    FOR d IN EXECUTE format(
+        'SELECT n.account_id, a.kind = ''wallet'' AS is_wallet, '
+        '       CASE WHEN a.kind = ''wallet'' THEN 0 ELSE pg_backend_pid() %% 16 END AS slot, '
+        '       sum(n.debit - n.credit) AS delta '
+        'FROM new_postings n JOIN %I.ledger_account a ON a.id = n.account_id '
+        'GROUP BY n.account_id, a.kind ORDER BY n.account_id', TG_TABLE_SCHEMA)
+    LOOP
+        -- UPDATE first: an INSERT .. ON CONFLICT would check the CHECK on the delta row alone.
+        EXECUTE format('UPDATE %I.ledger_accountbalance SET balance = balance + $1 '
+                       'WHERE account_id = $2 AND slot = $3', TG_TABLE_SCHEMA)
+            USING d.delta, d.account_id, d.slot;
+        GET DIAGNOSTICS updated = ROW_COUNT;  -- (EXECUTE does not set FOUND)
+        IF updated = 0 THEN
+            EXECUTE format('INSERT INTO %I.ledger_accountbalance AS b (account_id, slot, is_wallet, balance) '
+                           'VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, slot) '
+                           'DO UPDATE SET balance = b.balance + EXCLUDED.balance', TG_TABLE_SCHEMA)
+                USING d.account_id, d.slot, d.is_wallet, d.delta;
+        END IF;
+    END LOOP;
     RETURN NULL;
 END $$;
 CREATE TRIGGER ledger_balances_apply AFTER INSERT ON ledger_posting
     REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION ledger_balances_apply();
 
--- Nobody else writes a balance (only the trigger above, one level down), and accounts are never deleted.
+-- Nobody else writes a balance slot (only the trigger above, one level down).
+CREATE FUNCTION ledger_balance_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_trigger_depth() < 2 THEN
+        RAISE EXCEPTION 'ledger: balances are not edited directly; they follow the postings'
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+CREATE TRIGGER ledger_balance_guard BEFORE INSERT OR UPDATE OR DELETE ON ledger_accountbalance
+    FOR EACH ROW EXECUTE FUNCTION ledger_balance_guard();
+
+-- Accounts are never deleted and never change what they are.
 CREATE FUNCTION ledger_account_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'ledger: accounts are never deleted' USING ERRCODE = 'restrict_violation';
     END IF;
-    IF (NEW.balance <> OLD.balance AND pg_trigger_depth() < 2) OR NEW.currency <> OLD.currency
-       OR NEW.kind <> OLD.kind OR NEW.code <> OLD.code THEN
-        RAISE EXCEPTION 'ledger: an account''s balance, kind, code and currency are not edited directly'
+    IF NEW.currency <> OLD.currency OR NEW.kind <> OLD.kind OR NEW.code <> OLD.code THEN
+        RAISE EXCEPTION 'ledger: an account''s kind, code and currency are not edited'
             USING ERRCODE = 'restrict_violation';
     END IF;
-    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    RETURN NEW;
 END $$;
 CREATE TRIGGER ledger_account_guard BEFORE UPDATE OR DELETE ON ledger_account
     FOR EACH ROW EXECUTE FUNCTION ledger_account_guard();
@@ -101,17 +143,18 @@ CREATE TRIGGER ledger_account_guard BEFORE UPDATE OR DELETE ON ledger_account
 
 BACKWARD = r"""
 DROP TRIGGER ledger_account_guard ON ledger_account;
+DROP TRIGGER ledger_balance_guard ON ledger_accountbalance;
 DROP TRIGGER ledger_balances_apply ON ledger_posting;
-DROP TRIGGER ledger_posting_currency ON ledger_posting;
+DROP TRIGGER ledger_posting_admit ON ledger_posting;
 DROP TRIGGER ledger_entry_balanced ON ledger_journalentry;
-DROP TRIGGER ledger_posting_balanced ON ledger_posting;
+DROP TRIGGER ledger_entry_open ON ledger_journalentry;
 DROP TRIGGER ledger_topup_append_only ON ledger_wallettopup;
 DROP TRIGGER ledger_settlement_append_only ON ledger_settlement;
 DROP TRIGGER ledger_payment_append_only ON ledger_payment;
 DROP TRIGGER ledger_entry_append_only ON ledger_journalentry;
 DROP TRIGGER ledger_posting_append_only ON ledger_posting;
-DROP FUNCTION ledger_account_guard(); DROP FUNCTION ledger_balances_apply(); DROP FUNCTION ledger_posting_currency();
-DROP FUNCTION ledger_entry_check_balanced(); DROP FUNCTION ledger_posting_check_balanced();
+DROP FUNCTION ledger_account_guard(); DROP FUNCTION ledger_balance_guard(); DROP FUNCTION ledger_balances_apply();
+DROP FUNCTION ledger_posting_admit(); DROP FUNCTION ledger_entry_check_balanced(); DROP FUNCTION ledger_entry_open();
 DROP FUNCTION ledger_entry_assert_balanced(text, bigint); DROP FUNCTION ledger_refuse_change();
 """
 

@@ -31,7 +31,8 @@ def assign_down(package: Package, chain: list[Operator], prices: list[str], mode
 
 
 def balance(code: str) -> int:
-    return Account.objects.filter(code=code).values_list("balance", flat=True).first() or 0
+    account = Account.objects.with_balance().filter(code=code).first()
+    return int(account.balance) if account else 0
 
 
 def check_deferred_now() -> None:

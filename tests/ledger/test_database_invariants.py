@@ -89,7 +89,12 @@ def test_postings_and_entries_cannot_be_updated_or_deleted(alpha):
 def test_balances_cannot_be_written_directly(alpha):
     with schema_context(alpha.schema):
         _accounts()
-        assert "not edited directly" in _refused("UPDATE ledger_account SET balance = 0")
+        assert "not edited directly" in _refused("UPDATE ledger_accountbalance SET balance = 0")
+        assert "not edited directly" in _refused("DELETE FROM ledger_accountbalance")
+        assert "not edited directly" in _refused(
+            "INSERT INTO ledger_accountbalance (account_id, slot, is_wallet, balance) "
+            "SELECT id, 99, false, 5 FROM ledger_account LIMIT 1")
+        assert "not edited" in _refused("UPDATE ledger_account SET kind = 'bank'")
 
 
 def test_an_entry_is_reversible_once(alpha):
@@ -105,8 +110,8 @@ def test_an_entry_is_reversible_once(alpha):
 def test_a_wallet_cannot_go_negative_even_by_raw_postings(alpha):
     with schema_context(alpha.schema):
         bank, _ = _accounts()
-        wallet = _sql("INSERT INTO ledger_account (code, kind, owner_id, currency, balance) "
-                      "VALUES (%s, 'wallet', %s, 'USD', 0) RETURNING id",
+        wallet = _sql("INSERT INTO ledger_account (code, kind, owner_id, currency) "
+                      "VALUES (%s, 'wallet', %s, 'USD') RETURNING id",
                       [f"wallet:{alpha.reseller.pk}", alpha.reseller.pk])[0][0]
         entry = ENTRY
         assert "wallet_never_negative" in _refused(
@@ -121,3 +126,13 @@ def test_duplicate_idempotency_key_is_refused(alpha):
         assert "idempotency_key" in _refused(
             "INSERT INTO ledger_payment (customer_id, amount, currency, method, idempotency_key, payload_hash,"
             " entry_id, created) VALUES (%s, 1, 'USD', 'bank', 'raw-setup', 'x', %s, now())", [row[0], ENTRY])
+
+
+def test_postings_cannot_be_added_to_a_checked_entry(alpha):
+    with schema_context(alpha.schema):
+        bank, revenue = _accounts()
+        check_deferred_now()  # the payment's entry is checked and closed
+        entry = Payment.objects.get(idempotency_key="raw-setup").entry_id
+        with pytest.raises(DatabaseError, match="is closed"), transaction.atomic():
+            _sql("INSERT INTO ledger_posting (entry_id, account_id, currency, debit, credit) VALUES "
+                 "(%s, %s, 'USD', 100, 0), (%s, %s, 'USD', 0, 100)", [entry, bank, entry, revenue])
