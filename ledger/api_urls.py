@@ -3,7 +3,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from ledger import api, reports
+from ledger import api, reports, webhooks
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("payments/", api.PaymentListCreate.as_view(), name="ledger-payments"),
@@ -19,4 +19,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("reports/operators/<int:pk>/statement/", reports.NodeStatement.as_view(), name="report-operator"),
     path("reports/commissions/", reports.Commissions.as_view(), name="report-commissions"),
     path("reports/cash-collected/", reports.CashByCollector.as_view(), name="report-cash"),
+    path("stripe/webhook/", webhooks.stripe_webhook, name="stripe-webhook"),
 ]

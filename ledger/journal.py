@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import OperationalError, connection, transaction
 
@@ -136,10 +136,10 @@ def accounts_lock(refs: Iterable[AccountRef], *, lock: Iterable[str] = ()) -> di
     return found
 
 
-def postings_sql(legs: Iterable[Leg], accounts: dict[str, LockedAccount]) -> tuple[str, list[object]]:
+def postings_sql(legs: Iterable[Leg], accounts: dict[str, LockedAccount]) -> tuple[str, list[Any]]:
     """A VALUES list (account_id, debit, credit) for the legs, to insert in one statement."""
     rows: list[str] = []
-    params: list[object] = []
+    params: list[Any] = []
     for leg in legs:
         if leg.amount:
             rows.append("(%s::bigint, %s::bigint, %s::bigint)")

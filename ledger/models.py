@@ -49,6 +49,11 @@ class AccountQuerySet(models.QuerySet["Account"]):
         return self.annotate(balance=Coalesce(Sum("balances__balance"), 0))
 
 
+def account_balance(account: Account) -> int:
+    """The balance annotated by ``Account.objects.with_balance()``."""
+    return int(getattr(account, "balance", 0))
+
+
 class Account(models.Model):
     """One account of the chart. ``code`` names it uniquely ("sales_revenue", "wallet:42",
     "receivable:c7"), so concurrent lazy creation is decided by the unique index."""
@@ -224,3 +229,45 @@ class WalletTopup(models.Model):
 
     def __str__(self) -> str:
         return f"top-up #{self.pk} {self.node_id} {self.amount}"
+
+
+class StripeAccount(models.Model):
+    """The ISP's own Stripe keys (one row per ISP schema); secrets encrypted at rest (ledger/crypto.py)."""
+
+    singleton = models.BooleanField(default=True, unique=True, editable=False)
+    publishable_key = models.CharField(max_length=255)
+    secret_key_encrypted = models.TextField()
+    webhook_secret_encrypted = models.TextField()
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(singleton=True), name="stripe_account_single")]
+
+    def __str__(self) -> str:
+        return f"Stripe {self.publishable_key[:12]}…"
+
+
+class StripeEventStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored (type not handled)"
+    FAILED = "failed", "Failed"
+
+
+class StripeEvent(models.Model):
+    """Every verified webhook event, once (unique Stripe event id), with how it was handled."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=StripeEventStatus.choices, default=StripeEventStatus.RECEIVED)
+    error = models.TextField(blank=True)
+    payload = models.JSONField()
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    handled = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type} {self.status}"

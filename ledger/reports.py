@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from ledger import selectors
 from ledger.api import _require_bookkeeper, _user
-from ledger.models import Account
+from ledger.models import Account, account_balance
 from ledger.pricing import from_minor
 from ledger.serializers import AccountSerializer
 
@@ -66,7 +66,7 @@ class TrialBalance(Report):
         accounts = selectors.trial_balance()
         totals: dict[str, int] = {}
         for account in accounts:
-            totals[account.currency] = totals.get(account.currency, 0) + account.balance
+            totals[account.currency] = totals.get(account.currency, 0) + account_balance(account)
         return Response({
             "accounts": AccountSerializer(accounts, many=True).data,
             "total": str(from_minor(sum(totals.values()))),
@@ -90,7 +90,7 @@ class NodeStatement(Report):
     def get(self, request: Request, pk: int) -> Response:
         node = get_object_or_404(selectors.operators_in_scope(user=_user(request)), pk=pk)
         accounts = Account.objects.with_balance().filter(owner=node)
-        balances = {a.kind: str(from_minor(a.balance)) for a in accounts}
+        balances = {a.kind: str(from_minor(account_balance(a))) for a in accounts}
         return Response({"operator": node.pk, "balances": balances,
                          "rows": _money(selectors.account_statement(accounts=accounts))})
 

@@ -9,7 +9,7 @@ from django.db import connection
 
 from hierarchy.models import BillingMode, Operator, Package, PackageAssignment, Subscriber
 from hierarchy.services import operator_create
-from ledger.models import Account
+from ledger.models import Account, account_balance
 
 _seq = itertools.count(1)
 
@@ -32,7 +32,7 @@ def assign_down(package: Package, chain: list[Operator], prices: list[str], mode
 
 def balance(code: str) -> int:
     account = Account.objects.with_balance().filter(code=code).first()
-    return int(account.balance) if account else 0
+    return account_balance(account) if account else 0
 
 
 def check_deferred_now() -> None:

@@ -15,7 +15,7 @@ from django_tenants.utils import schema_context
 
 from hierarchy.models import Operator, Subscriber
 from ledger.checks import ledger_check
-from ledger.models import Account, EntryKind, JournalEntry, Payment
+from ledger.models import AccountBalance, EntryKind, JournalEntry, Payment
 from ledger.wallets import wallet_balance
 from tests.support import processes
 
@@ -59,7 +59,7 @@ def test_concurrent_payments_refunds_and_activations(gamma):
         assert total["activated"] == 9
         assert JournalEntry.objects.filter(kind=EntryKind.ACTIVATION).count() == 9
         assert wallet_balance(node=Operator.objects.get(name="S")) == 1_500
-        assert not Account.objects.with_balance().filter(kind="wallet", balance__gt=0).exists()
+        assert not AccountBalance.objects.filter(account__kind="wallet", balance__gt=0).exists()
         renewed = sum((c.expires_at - c.created for c in Subscriber.objects.exclude(expires_at=None)), timedelta())
         assert timedelta(days=9 * 30) <= renewed < timedelta(days=9 * 30, hours=1)
         report = ledger_check()

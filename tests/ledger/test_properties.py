@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hierarchy.models import Package
 from hierarchy.services import operator_root
 from ledger.checks import ledger_check
-from ledger.models import Account, AccountKind, Posting
+from ledger.models import AccountBalance, AccountKind, Posting
 from ledger.services import payment_record, payment_refund
 from ledger.wallets import InsufficientFunds, subscriber_activate, wallet_balance, wallet_topup
 from tests.ledger.factories import assign_down, check_deferred_now, customer, node
@@ -60,7 +60,7 @@ def _assert_books(entry_ids: list[int], paid: int, refunded: int) -> None:
     check_deferred_now()
     report = ledger_check()
     assert report.ok, report.lines()
-    assert not Account.objects.with_balance().filter(kind=AccountKind.WALLET, balance__gt=0).exists()
+    assert not AccountBalance.objects.filter(account__kind=AccountKind.WALLET, balance__gt=0).exists()
     commissions = _sum_effect(entry_ids, [AccountKind.COMMISSION_PAYABLE])
     isp = _sum_effect(entry_ids, [AccountKind.SALES_REVENUE, AccountKind.REFUNDS])
     assert commissions + isp == paid - refunded
