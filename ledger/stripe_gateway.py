@@ -53,7 +53,7 @@ def payment_intent_create(*, amount: int, metadata: dict[str, str], confirm_with
     params: dict[str, Any] = {"amount": amount, "currency": ledger_currency().lower(), "metadata": metadata}
     if confirm_with:
         params.update(payment_method=confirm_with, confirm=True)
-    intent = _client().payment_intents.create(params=params)  # type: ignore[arg-type]
+    intent = _client().v1.payment_intents.create(params=params)  # type: ignore[arg-type]
     return {"id": intent.id, "client_secret": intent.client_secret, "status": intent.status}
 
 

@@ -37,6 +37,19 @@ def setup(slug: str) -> str:
     return tenant.schema_name
 
 
+def stripe_setup(slug: str, webhook_secret: str) -> str:
+    """The setup above, with Stripe connected."""
+    from django_tenants.utils import schema_context
+
+    from ledger.stripe_gateway import stripe_account_connect
+
+    schema = setup(slug)
+    with schema_context(schema):
+        stripe_account_connect(publishable_key="pk_test_local", secret_key="sk_test_local",
+                               webhook_secret=webhook_secret)
+    return schema
+
+
 def drop(schema: str) -> None:
     from tenants.models import Tenant
 
@@ -93,6 +106,8 @@ if __name__ == "__main__":
     command, arg = sys.argv[1], sys.argv[2]
     if command == "setup":
         print(setup(arg))
+    elif command == "stripe-setup":
+        print(stripe_setup(arg, sys.argv[3]))
     elif command == "work":
         print(json.dumps(work(arg, int(sys.argv[3]))))
     else:

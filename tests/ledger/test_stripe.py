@@ -109,3 +109,15 @@ def test_refund_event_reverses_the_payment_once(connected):
     with schema_context(connected.schema):
         payment = Payment.objects.get(idempotency_key="stripe:pi_refund")
         assert payment.entry.reversed_by.kind == "refund"
+
+
+def test_platform_host_webhook_address_per_isp(connected):
+    payload = _event("evt_platform", "pi_platform", {"kind": "payment", "customer": str(connected.customer.pk)})
+    client = host_client("localhost")
+    response = client.post(f"/stripe/webhook/{connected.tenant.slug}/", payload, content_type="application/json",
+                           HTTP_STRIPE_SIGNATURE=_signed(payload))
+    assert response.status_code == 200 and response.json()["status"] == "processed"
+    assert client.post("/stripe/webhook/nobody/", payload, content_type="application/json",
+                       HTTP_STRIPE_SIGNATURE=_signed(payload)).status_code == 404
+    with schema_context(connected.schema):
+        assert Payment.objects.filter(idempotency_key="stripe:pi_platform").count() == 1
