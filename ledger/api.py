@@ -19,13 +19,21 @@ from ledger.pricing import to_minor
 from ledger.serializers import (
     AccountSerializer,
     JournalEntrySerializer,
+    ManualEntrySerializer,
     PaymentRequestSerializer,
     PaymentSerializer,
     RefundRequestSerializer,
     SettlementSerializer,
     TopupRequestSerializer,
 )
-from ledger.services import AlreadyReversed, IdempotencyConflict, payment_record, payment_refund, settlement_record
+from ledger.services import (
+    AlreadyReversed,
+    IdempotencyConflict,
+    manual_entry_record,
+    payment_record,
+    payment_refund,
+    settlement_record,
+)
 from ledger.wallets import wallet_balance, wallet_topup
 
 
@@ -153,6 +161,21 @@ class JournalEntryList(generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[JournalEntry]:
         return selectors.entries_in_scope(user=_user(self.request)).order_by("-id")
+
+    @extend_schema(request=ManualEntrySerializer, responses={201: JournalEntrySerializer})
+    def post(self, request: Request) -> Response:
+        """A manual entry (expenses, other income…) by the ISP's admin or accountant."""
+        user = _user(request)
+        if not selectors.user_is_isp_bookkeeper(user=user) or user.role == Role.MANAGER:
+            raise exceptions.PermissionDenied("Only the ISP's admin or accountant records manual entries.")
+        data = ManualEntrySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lines = [(line["account"], to_minor(line["debit"]) if "debit" in line else -to_minor(line["credit"]))
+                 for line in data.validated_data["lines"]]
+        entry = manual_entry_record(lines=lines, reason=data.validated_data["reason"], actor_id=user.pk,
+                                    external_reference=data.validated_data["reference"])
+        entry = JournalEntry.objects.prefetch_related("postings__account").get(pk=entry.pk)
+        return Response(JournalEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
 class JournalEntryDetail(generics.RetrieveAPIView):

@@ -99,3 +99,21 @@ class SettlementSerializer(serializers.ModelSerializer):
         data = super().to_representation(instance)
         data["amount"] = data.pop("amount_out")
         return data
+
+
+class ManualLineSerializer(serializers.Serializer):
+    account = serializers.ChoiceField(choices=["cash", "bank", "expenses", "other_income", "tax_payable",
+                                               "late_fee_income"])
+    debit = MoneyField(required=False)
+    credit = MoneyField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("debit" in attrs) == ("credit" in attrs):
+            raise serializers.ValidationError("Give a debit or a credit, not both.")
+        return attrs
+
+
+class ManualEntrySerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=255)
+    reference = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    lines = ManualLineSerializer(many=True)

@@ -156,3 +156,26 @@ def test_other_isp_sees_nothing(alpha, beta):
         token = Token.objects.get(user=beta.admin).key
     stolen = host_client(alpha.host).get("/api/v1/ledger/accounts/", HTTP_AUTHORIZATION=f"Token {token}")
     assert stolen.status_code in (401, 403)
+
+
+def test_manual_entries_by_the_accountant(alpha):
+    from accounts.models import Role, User
+    from hierarchy.models import Membership
+
+    with schema_context(alpha.schema):
+        accountant = User.objects.create_user(email="acc@alpha.test", password="x-pass-12345", role=Role.ACCOUNTANT)
+        Membership.objects.create(user=accountant, operator=alpha.root)
+    client = api(alpha, accountant)
+    body = {"reason": "Office rent", "reference": "INV-7",
+            "lines": [{"account": "expenses", "debit": "500.00"}, {"account": "bank", "credit": "500.00"}]}
+    response = client.post("/api/v1/ledger/entries/", body, content_type="application/json")
+    assert response.status_code == 201 and response.json()["kind"] == "manual"
+    assert response.json()["external_reference"] == "INV-7"
+    unbalanced = {**body, "lines": [{"account": "expenses", "debit": "500.00"}, {"account": "bank", "credit": "5"}]}
+    assert client.post("/api/v1/ledger/entries/", unbalanced, content_type="application/json").status_code == 400
+    wrong = {**body, "lines": [{"account": "sales_revenue", "debit": "1"}, {"account": "bank", "credit": "1"}]}
+    assert client.post("/api/v1/ledger/entries/", wrong, content_type="application/json").status_code == 400
+    reseller = api(alpha, alpha.reseller_user)
+    assert reseller.post("/api/v1/ledger/entries/", body, content_type="application/json").status_code == 403
+    with schema_context(alpha.schema):
+        assert JournalEntry.objects.filter(kind="manual").count() == 1
