@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-BALANCE_SLOTS = 16
+BALANCE_SLOTS = 64
 
 
 class AccountKind(models.TextChoices):

@@ -91,7 +91,7 @@ DECLARE
 BEGIN
     FOR d IN EXECUTE format(
         'SELECT n.account_id, a.kind = ''wallet'' AS is_wallet, '
-        '       CASE WHEN a.kind = ''wallet'' THEN 0 ELSE pg_backend_pid() %% 16 END AS slot, '
+        '       CASE WHEN a.kind = ''wallet'' THEN 0 ELSE pg_backend_pid() %% 64 END AS slot, '
         '       sum(n.debit - n.credit) AS delta '
         'FROM new_postings n JOIN %I.ledger_account a ON a.id = n.account_id '
         'GROUP BY n.account_id, a.kind ORDER BY n.account_id', TG_TABLE_SCHEMA)
