@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from ledger.models import AccountKind, JournalEntry, Posting
 from tenants.db import schema_current
@@ -81,6 +81,11 @@ def money_atomic(work: Callable[[], T]) -> T:
         try:
             with transaction.atomic(durable=True):
                 return work()
+        except IntegrityError:
+            # A stale cached account id (an ISP dropped and re-created under the same schema) shows up as a
+            # foreign-key failure: forget the cache so the caller's retry resolves the accounts afresh.
+            _committed_account_ids.pop(schema_current(), None)
+            raise
         except OperationalError as exc:
             code = getattr(exc.__cause__, "sqlstate", None)
             if code not in RETRYABLE or attempt == MAX_ATTEMPTS:
