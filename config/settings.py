@@ -205,6 +205,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     # Fans out one network.tasks.radius_sessions_close_stale per tenant.
     "radius-stale-sessions": {"task": "network.tasks.radius_stale_sessions_all", "schedule": 300.0},
+    # Every ISP's books: Σ balances = 0 per currency, cached balances = Σ postings (ledger/tasks.py).
+    "ledger-check": {"task": "ledger.check_all", "schedule": 3600.0},
 }
 
 # FreeRADIUS connects as this least-privilege role (created by the radius_registry migration).

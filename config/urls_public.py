@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from config.health import healthz
+from ledger.webhooks import stripe_webhook_for_tenant
 from tenants import console, views
 
 superadmin_patterns = (
@@ -19,4 +20,5 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("superadmin/", include(superadmin_patterns)),
     path("healthz", healthz, name="healthz"),
+    path("stripe/webhook/<slug:slug>/", stripe_webhook_for_tenant, name="stripe-webhook"),
 ]

@@ -1,5 +1,23 @@
-"""This app's REST endpoints, mounted under /api/v1/ by api/urls.py."""
+"""This app's REST endpoints, mounted under /api/v1/ by api/urls.py. The hierarchy app owns
+/operators/ CRUD; only the wallet top-up action lives here."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from ledger import api, reports, webhooks
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("payments/", api.PaymentListCreate.as_view(), name="ledger-payments"),
+    path("payments/<int:pk>/", api.PaymentDetail.as_view(), name="ledger-payment"),
+    path("payments/<int:pk>/refund/", api.PaymentRefund.as_view(), name="ledger-payment-refund"),
+    path("operators/<int:pk>/topup/", api.OperatorTopup.as_view(), name="ledger-operator-topup"),
+    path("ledger/accounts/", api.AccountList.as_view(), name="ledger-accounts"),
+    path("ledger/entries/", api.JournalEntryList.as_view(), name="ledger-entries"),
+    path("ledger/entries/<int:pk>/", api.JournalEntryDetail.as_view(), name="ledger-entry"),
+    path("ledger/settlements/", api.SettlementListCreate.as_view(), name="ledger-settlements"),
+    path("reports/trial-balance/", reports.TrialBalance.as_view(), name="report-trial-balance"),
+    path("reports/customers/<int:pk>/statement/", reports.CustomerStatement.as_view(), name="report-customer"),
+    path("reports/operators/<int:pk>/statement/", reports.NodeStatement.as_view(), name="report-operator"),
+    path("reports/commissions/", reports.Commissions.as_view(), name="report-commissions"),
+    path("reports/cash-collected/", reports.CashByCollector.as_view(), name="report-cash"),
+    path("stripe/webhook/", webhooks.stripe_webhook, name="stripe-webhook"),
+]

@@ -1,0 +1,203 @@
+"""REST endpoints for money (thin: parse, call one service or selector, render)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Role, User
+from ledger import selectors
+from ledger.models import Account, JournalEntry, Payment, Settlement
+from ledger.pricing import to_minor
+from ledger.serializers import (
+    AccountSerializer,
+    JournalEntrySerializer,
+    ManualEntrySerializer,
+    PaymentRequestSerializer,
+    PaymentSerializer,
+    RefundRequestSerializer,
+    SettlementSerializer,
+    TopupRequestSerializer,
+)
+from ledger.services import (
+    AlreadyReversed,
+    IdempotencyConflict,
+    manual_entry_record,
+    payment_record,
+    payment_refund,
+    settlement_record,
+)
+from ledger.wallets import wallet_balance, wallet_topup
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _user(request: Request) -> User:
+    return cast(User, request.user)
+
+
+def _require_money_role(user: User) -> None:
+    if selectors.user_node(user=user) is None or user.role == Role.SUPPORT:
+        raise exceptions.PermissionDenied("Your role cannot record money.")
+
+
+def _require_bookkeeper(user: User) -> None:
+    if not selectors.user_is_isp_bookkeeper(user=user):
+        raise exceptions.PermissionDenied("Only the ISP's admin, accountant or manager may do this.")
+
+
+class PaymentListCreate(APIView):
+    @extend_schema(responses=PaymentSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        payments = selectors.payments_in_scope(user=_user(request))
+        return Response(PaymentSerializer(payments[:500], many=True).data)
+
+    @extend_schema(request=PaymentRequestSerializer, responses={201: PaymentSerializer, 200: PaymentSerializer},
+                   parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)])
+    def post(self, request: Request) -> Response:
+        user = _user(request)
+        _require_money_role(user)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 150:
+            raise exceptions.ValidationError({"Idempotency-Key": ["Send an Idempotency-Key header (1-150 chars)."]})
+        data = PaymentRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = selectors.customers_in_scope(user=user).select_related("owner", "package").filter(
+            pk=data.validated_data["customer"]).first()
+        if customer is None:
+            raise exceptions.ValidationError({"customer": ["No such customer in your scope."]})
+        node = selectors.user_node(user=user)
+        try:
+            payment, created = payment_record(
+                customer=customer, amount=to_minor(data.validated_data["amount"]),
+                method=data.validated_data["method"], idempotency_key=f"api:{key}", actor_id=user.pk,
+                collector=node, external_reference=data.validated_data["reference"],
+            )
+        except IdempotencyConflict as exc:
+            raise Conflict("This Idempotency-Key was already used with a different payment.") from exc
+        payment = Payment.objects.select_related("entry").get(pk=payment.pk)
+        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class PaymentDetail(generics.RetrieveAPIView):
+    serializer_class = PaymentSerializer
+
+    def get_queryset(self) -> QuerySet[Payment]:
+        return selectors.payments_in_scope(user=_user(self.request))
+
+
+class PaymentRefund(APIView):
+    @extend_schema(request=RefundRequestSerializer, responses={201: JournalEntrySerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        user = _user(request)
+        payment = get_object_or_404(selectors.payments_in_scope(user=user), pk=pk)
+        _require_bookkeeper(user)
+        data = RefundRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            entry = payment_refund(payment=payment, actor_id=user.pk, reason=data.validated_data["reason"],
+                                   chargeback=data.validated_data["chargeback"])
+        except AlreadyReversed as exc:
+            raise Conflict("This payment was already refunded.") from exc
+        entry = JournalEntry.objects.prefetch_related("postings__account").get(pk=entry.pk)
+        return Response(JournalEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class OperatorTopup(APIView):
+    @extend_schema(request=TopupRequestSerializer, responses={201: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        user = _user(request)
+        _require_money_role(user)
+        actor_node = selectors.user_node(user=user)
+        if actor_node is None:
+            raise exceptions.PermissionDenied("Your role cannot record money.")
+        target = get_object_or_404(selectors.operators_in_scope(user=user).exclude(pk=actor_node.pk), pk=pk)
+        data = TopupRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if actor_node.depth == 0:
+            _require_bookkeeper(user)
+            method = data.validated_data.get("method", "bank")
+            if method == "parent_wallet" and target.parent_id == actor_node.pk:
+                raise exceptions.ValidationError({"method": ["The ISP tops up by cash or bank."]})
+        elif target.parent_id == actor_node.pk:
+            method = "parent_wallet"  # a reseller pays its sub-reseller's top-up from its own wallet
+        else:
+            raise exceptions.PermissionDenied("Only the node's parent tops up its wallet.")
+        key = request.headers.get("Idempotency-Key", "").strip()
+        try:
+            topup, created = wallet_topup(node=target, amount=to_minor(data.validated_data["amount"]), method=method,
+                                          actor_id=user.pk, idempotency_key=f"api:{key}" if key else None)
+        except IdempotencyConflict as exc:
+            raise Conflict("This Idempotency-Key was already used with a different top-up.") from exc
+        body = {"id": topup.pk, "operator": target.pk, "amount": str(data.validated_data["amount"]),
+                "method": method, "entry": topup.entry_id,
+                "wallet_balance": f"{wallet_balance(node=target) / 100:.2f}"}
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class AccountList(generics.ListAPIView):
+    serializer_class = AccountSerializer
+
+    def get_queryset(self) -> QuerySet[Account]:
+        accounts = selectors.accounts_in_scope(user=_user(self.request))
+        for field in ("kind", "owner", "customer"):
+            if value := self.request.query_params.get(field):
+                accounts = accounts.filter(**{field: value})
+        return accounts
+
+
+class JournalEntryList(generics.ListAPIView):
+    serializer_class = JournalEntrySerializer
+
+    def get_queryset(self) -> QuerySet[JournalEntry]:
+        return selectors.entries_in_scope(user=_user(self.request)).order_by("-id")
+
+    @extend_schema(request=ManualEntrySerializer, responses={201: JournalEntrySerializer})
+    def post(self, request: Request) -> Response:
+        """A manual entry (expenses, other income…) by the ISP's admin or accountant."""
+        user = _user(request)
+        if not selectors.user_is_isp_bookkeeper(user=user) or user.role == Role.MANAGER:
+            raise exceptions.PermissionDenied("Only the ISP's admin or accountant records manual entries.")
+        data = ManualEntrySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lines = [(line["account"], to_minor(line["debit"]) if "debit" in line else -to_minor(line["credit"]))
+                 for line in data.validated_data["lines"]]
+        entry = manual_entry_record(lines=lines, reason=data.validated_data["reason"], actor_id=user.pk,
+                                    external_reference=data.validated_data["reference"])
+        entry = JournalEntry.objects.prefetch_related("postings__account").get(pk=entry.pk)
+        return Response(JournalEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class JournalEntryDetail(generics.RetrieveAPIView):
+    serializer_class = JournalEntrySerializer
+
+    def get_queryset(self) -> QuerySet[JournalEntry]:
+        return selectors.entries_in_scope(user=_user(self.request))
+
+
+class SettlementListCreate(generics.ListCreateAPIView):
+    serializer_class = SettlementSerializer
+
+    def get_queryset(self) -> QuerySet[Settlement]:
+        return selectors.settlements_in_scope(user=_user(self.request))
+
+    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
+        user = _user(request)
+        _require_bookkeeper(user)
+        data = SettlementSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        settlement = settlement_record(
+            node=data.validated_data["node"], amount=to_minor(data.validated_data["amount"]),
+            direction=data.validated_data["direction"], method=data.validated_data["method"], actor_id=user.pk,
+        )
+        return Response(SettlementSerializer(settlement).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,273 @@
+"""The double-entry book of one ISP (lives in the ISP's schema).
+
+Amounts are integers in minor units (cents). A posting's balance effect is ``debit - credit``. An
+account's maintained balance is the sum of its AccountBalance rows, written only by the database trigger
+that inserts postings (migration 0002), in the same statement, so it cannot drift from the postings.
+Busy accounts (revenue, bank, a reseller's commission) have several balance *slots* (one per database
+backend modulo BALANCE_SLOTS) so concurrent payments do not queue on one row; a prepaid wallet always
+uses the single slot 0, so its CHECK (>= 0 available) sees the whole balance.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+BALANCE_SLOTS = 64
+
+
+class AccountKind(models.TextChoices):
+    CASH = "cash", "Cash"
+    BANK = "bank", "Bank"
+    STRIPE_CLEARING = "stripe_clearing", "Stripe clearing"
+    RECEIVABLE = "receivable", "Customer receivable"
+    SALES_REVENUE = "sales_revenue", "Sales revenue"
+    TAX_PAYABLE = "tax_payable", "Tax payable"
+    LATE_FEE_INCOME = "late_fee_income", "Late-fee income"
+    REFUNDS = "refunds", "Refunds"
+    EXPENSES = "expenses", "Expenses"
+    OTHER_INCOME = "other_income", "Other income"
+    # Per operator node.
+    WALLET = "wallet", "Prepaid wallet (owed to the node)"
+    COMMISSION_PAYABLE = "commission_payable", "Commission payable (owed to the node)"
+    CASH_HELD = "cash_held", "Cash held by the node for the ISP"
+    NODE_RECEIVABLE = "node_receivable", "Owed by the postpaid node"
+
+
+ISP_KINDS = {
+    AccountKind.CASH, AccountKind.BANK, AccountKind.STRIPE_CLEARING, AccountKind.SALES_REVENUE,
+    AccountKind.TAX_PAYABLE, AccountKind.LATE_FEE_INCOME, AccountKind.REFUNDS, AccountKind.EXPENSES,
+    AccountKind.OTHER_INCOME,
+}
+NODE_KINDS = {AccountKind.WALLET, AccountKind.COMMISSION_PAYABLE, AccountKind.CASH_HELD, AccountKind.NODE_RECEIVABLE}
+
+
+class AccountQuerySet(models.QuerySet["Account"]):
+    def with_balance(self) -> QuerySet[Account]:
+        return self.annotate(balance=Coalesce(Sum("balances__balance"), 0))
+
+
+def account_balance(account: Account) -> int:
+    """The balance annotated by ``Account.objects.with_balance()``."""
+    return int(getattr(account, "balance", 0))
+
+
+class Account(models.Model):
+    """One account of the chart. ``code`` names it uniquely ("sales_revenue", "wallet:42",
+    "receivable:c7"), so concurrent lazy creation is decided by the unique index."""
+
+    code = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=24, choices=AccountKind.choices)
+    owner = models.ForeignKey("hierarchy.Operator", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="ledger_accounts")
+    customer = models.ForeignKey("hierarchy.Subscriber", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="ledger_accounts")
+    currency = models.CharField(max_length=3)
+
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AccountKind.values), name="account_kind_valid"),
+            models.CheckConstraint(
+                condition=(Q(kind__in=sorted(k.value for k in NODE_KINDS), owner__isnull=False, customer__isnull=True)
+                           | Q(kind="receivable", customer__isnull=False, owner__isnull=True)
+                           | Q(kind__in=sorted(k.value for k in ISP_KINDS), owner__isnull=True, customer__isnull=True)),
+                name="account_owner_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class AccountBalance(models.Model):
+    """A slot of an account's maintained balance (Σ slots = Σ postings, checked by ledger_check)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balances")
+    slot = models.PositiveSmallIntegerField()
+    is_wallet = models.BooleanField()
+    balance = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "slot"], name="balance_slot_unique"),
+            # A prepaid wallet is a liability to the node: its (debit - credit) balance never goes above 0,
+            # and it lives in one slot so this CHECK sees all of it.
+            models.CheckConstraint(condition=Q(is_wallet=False) | Q(slot=0, balance__lte=0),
+                                   name="wallet_never_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}[{self.slot}] = {self.balance}"
+
+
+class EntryKind(models.TextChoices):
+    PAYMENT = "payment", "Customer payment"
+    REFUND = "refund", "Refund / chargeback"
+    TOPUP = "topup", "Wallet top-up"
+    ACTIVATION = "activation", "Activation / renewal"
+    SETTLEMENT = "settlement", "Settlement"
+    MANUAL = "manual", "Manual entry"
+    REVERSAL = "reversal", "Reversal"
+
+
+class JournalEntry(models.Model):
+    """An append-only journal entry. Balanced per currency at commit (deferred constraint trigger);
+    UPDATE and DELETE are refused by the database; reversible once (unique ``reversal_of``)."""
+
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    reason = models.CharField(max_length=255)
+    external_reference = models.CharField(max_length=128, blank=True)
+    reversal_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="reversed_by")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "journal entries"
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="entry_has_reason"),
+            models.CheckConstraint(condition=Q(reversal_of__isnull=True) | ~Q(reversal_of=models.F("id")),
+                                   name="entry_not_self_reversal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind}: {self.reason}"
+
+
+class Posting(models.Model):
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    currency = models.CharField(max_length=3)
+    debit = models.BigIntegerField(default=0)
+    credit = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "entry"], name="posting_account_entry")]
+        constraints = [
+            models.CheckConstraint(condition=Q(debit__gt=0, credit=0) | Q(credit__gt=0, debit=0),
+                                   name="posting_one_positive_side"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} D{self.debit} C{self.credit}"
+
+
+class PaymentMethod(models.TextChoices):
+    CASH = "cash", "Cash"
+    BANK = "bank", "Bank transfer"
+    STRIPE = "stripe", "Stripe"
+
+
+class Payment(models.Model):
+    """A customer payment; its entry holds the receipt and the whole commission split."""
+
+    customer = models.ForeignKey("hierarchy.Subscriber", on_delete=models.PROTECT, related_name="payments")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    method = models.CharField(max_length=8, choices=PaymentMethod.choices)
+    collector = models.ForeignKey("hierarchy.Operator", null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="collected_payments")
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    payload_hash = models.CharField(max_length=64)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="payment")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=Q(method__in=PaymentMethod.values), name="payment_method_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"payment #{self.pk} {self.amount}"
+
+
+class SettlementDirection(models.TextChoices):
+    NODE_PAYS = "node_pays", "The node hands over cash it holds"
+    ISP_PAYS = "isp_pays", "The ISP pays out the node's commission"
+    NETTING = "netting", "The node keeps its commission out of the cash it holds"
+    NODE_DUES = "node_dues", "A postpaid node pays what its activations cost"
+
+
+class Settlement(models.Model):
+    node = models.ForeignKey("hierarchy.Operator", on_delete=models.PROTECT, related_name="settlements")
+    direction = models.CharField(max_length=10, choices=SettlementDirection.choices)
+    method = models.CharField(max_length=8, choices=PaymentMethod.choices)
+    amount = models.BigIntegerField()
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="settlement")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="settlement_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"settlement #{self.pk} {self.node_id} {self.amount}"
+
+
+class WalletTopup(models.Model):
+    node = models.ForeignKey("hierarchy.Operator", on_delete=models.PROTECT, related_name="wallet_topups")
+    amount = models.BigIntegerField()
+    method = models.CharField(max_length=16)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    payload_hash = models.CharField(max_length=64)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="topup")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="topup_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"top-up #{self.pk} {self.node_id} {self.amount}"
+
+
+class StripeAccount(models.Model):
+    """The ISP's own Stripe keys (one row per ISP schema); secrets encrypted at rest (config/crypto.py)."""
+
+    singleton = models.BooleanField(default=True, unique=True, editable=False)
+    publishable_key = models.CharField(max_length=255)
+    secret_key_encrypted = models.TextField()
+    webhook_secret_encrypted = models.TextField()
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(singleton=True), name="stripe_account_single")]
+
+    def __str__(self) -> str:
+        return f"Stripe {self.publishable_key[:12]}…"
+
+
+class StripeEventStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored (type not handled)"
+    FAILED = "failed", "Failed"
+
+
+class StripeEvent(models.Model):
+    """Every verified webhook event, once (unique Stripe event id), with how it was handled."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=StripeEventStatus.choices, default=StripeEventStatus.RECEIVED)
+    error = models.TextField(blank=True)
+    payload = models.JSONField()
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    handled = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type} {self.status}"

@@ -1,0 +1,241 @@
+"""Money writes: customer payments with their commission split, refunds, settlements, manual entries.
+
+Every service runs in one durable transaction (``money_atomic``): the payment, every leg of its split
+and the idempotency claim commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
+from hierarchy.models import Operator, Subscriber
+from ledger.commission import commission_split
+from ledger.journal import (
+    AccountRef,
+    Leg,
+    accounts_lock,
+    customer_account,
+    entry_post,
+    isp_account,
+    ledger_currency,
+    money_atomic,
+    node_account,
+    postings_sql,
+)
+from ledger.models import (
+    AccountKind,
+    EntryKind,
+    JournalEntry,
+    Payment,
+    PaymentMethod,
+    Settlement,
+    SettlementDirection,
+)
+from ledger.pricing import chain_for, customer_price
+
+# Callbacks run after a payment commits (receipts, SMS, router re-enable…); registered by other apps.
+payment_committed_hooks: list[Callable[[Payment], None]] = []
+
+
+class IdempotencyConflict(Exception):
+    """The same idempotency key was used with a different payload."""
+
+
+class AlreadyReversed(Exception):
+    """The entry (payment) was already reversed (refunded)."""
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def money_account_for(*, method: str, collector: Operator | None) -> AccountRef:
+    if method == PaymentMethod.BANK:
+        return isp_account(AccountKind.BANK)
+    if method == PaymentMethod.STRIPE:
+        return isp_account(AccountKind.STRIPE_CLEARING)
+    if collector is None or collector.depth == 0:
+        return isp_account(AccountKind.CASH)
+    # Cash a reseller collected is the ISP's money in the reseller's hands until it is settled.
+    return node_account(AccountKind.CASH_HELD, collector.pk)
+
+
+class _Replay(Exception):
+    pass
+
+
+def payment_record(
+    *,
+    customer: Subscriber,
+    amount: int,
+    method: str,
+    idempotency_key: str,
+    actor_id: int | None = None,
+    collector: Operator | None = None,
+    external_reference: str = "",
+) -> tuple[Payment, bool]:
+    """Record a payment of ``amount`` minor units and split it up the customer's chain.
+
+    Returns (payment, created). The key is claimed by the unique index on ``ledger_payment`` in the same
+    transaction, so concurrent retries post once; a replay with another payload raises
+    IdempotencyConflict."""
+    if amount <= 0:
+        raise ValidationError({"amount": "The amount must be positive."})
+    if method not in PaymentMethod.values:
+        raise ValidationError({"method": "Choose cash, bank or stripe."})
+    if collector is not None and method != PaymentMethod.CASH:
+        collector = None
+    digest = payload_hash({"customer": customer.pk, "amount": amount, "method": method,
+                           "collector": collector.pk if collector else None})
+
+    def work() -> Payment:
+        chain = chain_for(owner=customer.owner, package=customer.package)
+        split = commission_split(gross=amount, chain=chain.commission_chain(),
+                                 customer_price=customer_price(customer=customer, chain=chain))
+        legs = [Leg(money_account_for(method=method, collector=collector), amount),
+                Leg(isp_account(AccountKind.SALES_REVENUE), -split.isp)]
+        legs += [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share) for node_id, share in split.nodes]
+        accounts = accounts_lock(leg.account for leg in legs)
+        values, posting_params = postings_sql(legs, accounts)
+        currency = ledger_currency()
+        # One statement: the entry, the payment (claiming the idempotency key) and every leg of the split.
+        # If the key is taken the payment insert yields no row, no posting is inserted and we roll back.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH e AS (INSERT INTO ledger_journalentry (kind, created, actor_id, reason, external_reference)"
+                "  VALUES ('payment', now(), %s, %s, %s) RETURNING id),"
+                " p AS (INSERT INTO ledger_payment (customer_id, amount, currency, method, collector_id,"
+                "  idempotency_key, payload_hash, entry_id, created) SELECT %s, %s, %s, %s, %s, %s, %s, e.id, now()"
+                "  FROM e ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, entry_id, created),"
+                f" x AS (INSERT INTO ledger_posting (entry_id, account_id, currency, debit, credit)"
+                f"  SELECT p.entry_id, v.account_id, %s, v.debit, v.credit FROM p,"
+                f"  (VALUES {values}) AS v (account_id, debit, credit))"
+                " SELECT id, entry_id, created FROM p",
+                [actor_id, f"Payment by {customer.username} ({method})", external_reference[:128],
+                 customer.pk, amount, currency, method, collector.pk if collector else None, idempotency_key,
+                 digest, currency, *posting_params],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            raise _Replay
+        payment = Payment(pk=row[0], customer=customer, amount=amount, currency=currency, method=method,
+                          collector=collector, idempotency_key=idempotency_key, payload_hash=digest,
+                          entry_id=row[1], created=row[2])
+        for hook in payment_committed_hooks:
+            transaction.on_commit(lambda hook=hook: hook(payment))  # type: ignore[misc]
+        return payment
+
+    try:
+        return money_atomic(work), True
+    except _Replay:
+        existing = Payment.objects.get(idempotency_key=idempotency_key)
+        if existing.payload_hash != digest:
+            raise IdempotencyConflict(idempotency_key) from None
+        return existing, False
+
+
+def entry_reverse(
+    *, entry: JournalEntry, kind: str, reason: str, actor_id: int | None = None, external_reference: str = "",
+    redirect: dict[str, AccountRef] | None = None,
+) -> JournalEntry:
+    """Post the mirror image of ``entry``, linked to it. The unique ``reversal_of`` makes a second
+    reversal fail in the database (AlreadyReversed). ``redirect`` maps an account code to another account
+    for the mirrored leg (e.g. revenue → the refunds contra account)."""
+    redirect = redirect or {}
+
+    def work() -> JournalEntry:
+        reversal = JournalEntry.objects.create(kind=kind, reason=reason, actor_id=actor_id, reversal_of=entry,
+                                               external_reference=external_reference[:128])
+        legs = []
+        for code, kind_, owner_id, customer_id, debit, credit in entry.postings.values_list(
+            "account__code", "account__kind", "account__owner_id", "account__customer_id", "debit", "credit"
+        ):
+            ref = redirect.get(code, AccountRef(code=code, kind=kind_, owner_id=owner_id, customer_id=customer_id))
+            legs.append(Leg(ref, credit - debit))
+        return entry_post(kind=kind, reason=reason, legs=legs, entry=reversal)
+
+    try:
+        return money_atomic(work)
+    except IntegrityError as exc:
+        if "reversal_of" in str(exc) or "ledger_journalentry_reversal_of_id_key" in str(exc):
+            raise AlreadyReversed(entry.pk) from exc
+        raise
+
+
+def payment_refund(*, payment: Payment, actor_id: int | None = None, reason: str = "",
+                   chargeback: bool = False) -> JournalEntry:
+    """Reverse the payment and its whole split; the ISP's part goes to the refunds contra account."""
+    label = "Chargeback" if chargeback else "Refund"
+    return entry_reverse(
+        entry=payment.entry, kind=EntryKind.REFUND, actor_id=actor_id,
+        reason=f"{label} of payment #{payment.pk}" + (f": {reason}" if reason else ""),
+        redirect={AccountKind.SALES_REVENUE.value: isp_account(AccountKind.REFUNDS)},
+    )
+
+
+def settlement_record(
+    *, node: Operator, amount: int, direction: str, method: str = PaymentMethod.CASH, actor_id: int | None = None,
+    reason: str = "",
+) -> Settlement:
+    """Money changing hands between the ISP and a node:
+    node_pays  — the node hands over cash it collected (cash/bank ← cash held by the node);
+    node_dues  — a postpaid node pays what its activations cost (cash/bank ← owed by the node);
+    isp_pays   — the ISP pays out the node's commission (commission payable ← cash/bank);
+    netting    — the node keeps its commission out of the cash it holds."""
+    if amount <= 0:
+        raise ValidationError({"amount": "The amount must be positive."})
+    if node.depth == 0:
+        raise ValidationError({"node": "The ISP does not settle with itself."})
+    if direction not in SettlementDirection.values:
+        raise ValidationError({"direction": "Unknown settlement direction."})
+    if method not in (PaymentMethod.CASH, PaymentMethod.BANK):
+        raise ValidationError({"method": "Settle in cash or by bank transfer."})
+    money = isp_account(AccountKind.CASH if method == PaymentMethod.CASH else AccountKind.BANK)
+    held = node_account(AccountKind.CASH_HELD, node.pk)
+    commission = node_account(AccountKind.COMMISSION_PAYABLE, node.pk)
+    debit, credit = {
+        SettlementDirection.NODE_PAYS: (money, held),
+        SettlementDirection.NODE_DUES: (money, node_account(AccountKind.NODE_RECEIVABLE, node.pk)),
+        SettlementDirection.ISP_PAYS: (commission, money),
+        SettlementDirection.NETTING: (commission, held),
+    }[SettlementDirection(direction)]
+
+    def work() -> Settlement:
+        entry = entry_post(kind=EntryKind.SETTLEMENT, actor_id=actor_id,
+                           reason=reason or f"Settlement with {node.name} ({direction})",
+                           legs=[Leg(debit, amount), Leg(credit, -amount)])
+        return Settlement.objects.create(node=node, direction=direction, method=method, amount=amount, entry=entry)
+
+    return money_atomic(work)
+
+
+MANUAL_KINDS = {AccountKind.CASH, AccountKind.BANK, AccountKind.EXPENSES, AccountKind.OTHER_INCOME,
+                AccountKind.TAX_PAYABLE, AccountKind.LATE_FEE_INCOME}
+
+
+def manual_entry_record(*, lines: list[tuple[str, int]], reason: str, actor_id: int | None,
+                        external_reference: str = "") -> JournalEntry:
+    """An accountant's entry on the ISP's own accounts (expenses, other income…): (kind, effect) lines,
+    effect positive = debit. An unbalanced entry is refused here and, regardless, by the database."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say what the entry is for."})
+    if sum(effect for _, effect in lines) != 0 or len(lines) < 2:
+        raise ValidationError({"lines": "Debits and credits must be equal (at least two lines)."})
+    refs = []
+    for kind, effect in lines:
+        if kind not in {k.value for k in MANUAL_KINDS} or effect == 0:
+            raise ValidationError({"lines": f"“{kind}” cannot be used in a manual entry (or a zero line)."})
+        refs.append(Leg(isp_account(AccountKind(kind)), effect))
+    return money_atomic(lambda: entry_post(kind=EntryKind.MANUAL, reason=reason, legs=refs, actor_id=actor_id,
+                                           external_reference=external_reference))
+
+
+def customer_accounts_ensure(*, customer: Subscriber) -> None:
+    """Optional eager creation of a customer's receivable (accounts are otherwise created on first use)."""
+    money_atomic(lambda: accounts_lock([customer_account(customer.pk)]))
