@@ -19,7 +19,7 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
 
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from tenants.schemas import schema_clone_from_template, schema_create_by_migrations
     from tenants.services import tenant_create
@@ -27,6 +27,10 @@ def main() -> None:
     password = "bench-password-123"
 
     def create(n: int) -> float:
+        # Each signup is its own web request; a fresh connection per signup, as in production. (One
+        # connection cloning schema after schema slows down clone after clone: PostgreSQL's
+        # per-backend catalog caches grow; measured ~1 s -> ~19 s over 30 clones in one session.)
+        connection.close()
         started = time.perf_counter()
         tenant_create(name=f"Bench ISP {n}", slug=f"bench{n}", admin_email=f"admin@bench{n}.test",
                       admin_password=password)

@@ -8,7 +8,7 @@ would quietly fall back to migrations; we refuse instead so a slow path never hi
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django_tenants.clone import CloneSchema
@@ -32,6 +32,7 @@ def template_schema_ensure(
         with connection.cursor() as cursor:
             cursor.execute(f'CREATE SCHEMA "{name}"')
         created = True
+    clone_function_install()
     targets = [arg for arg in (app_label, migration_name) if arg]
     call_command(
         "migrate_schemas", *targets, schema_name=name, tenant=True, interactive=False, verbosity=verbosity
@@ -40,13 +41,34 @@ def template_schema_ensure(
     return created
 
 
+def clone_function_install() -> None:
+    """(Re)create django-tenants' clone_schema() SQL function; done by `migrate`, not per signup.
+
+    django-tenants replaces the function on every clone, which serialises concurrent signups on the
+    function's lock and slows a long-lived connection down clone after clone.
+    """
+    CloneSchema()._create_clone_schema_function()
+
+
+def _clone_function_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regprocedure('public.clone_schema(text, text, text)') IS NOT NULL")
+        return bool(cursor.fetchone()[0])
+
+
 def schema_clone_from_template(*, schema_name: str) -> None:
     template = template_schema_name()
+    schema_use_public()
     if not schema_exists(template):
         raise ImproperlyConfigured(
             f"The tenant template schema {template!r} is missing; run `python manage.py migrate` first."
         )
-    CloneSchema().clone_schema(template, schema_name, "DATA")
+    if schema_exists(schema_name, case_sensitive=False):
+        raise ValidationError(f"Schema {schema_name!r} already exists.")
+    if not _clone_function_exists():
+        clone_function_install()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT public.clone_schema(%s, %s, 'DATA')", [template, schema_name])
     schema_use_public()
 
 
