@@ -53,8 +53,8 @@ def _registry_remove(*, address: str) -> None:
 
 
 def _registry_add(nas: Nas) -> None:
-    if not nas.uses_radius:
-        return
+    # Every router is registered, RADIUS or not: the registry keeps addresses platform-wide unique, and
+    # a router migrated to RADIUS later must already be known to FreeRADIUS when it is probed.
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO radius.nas (address, secret, tenant_schema, nas_type, description, coa_port)"

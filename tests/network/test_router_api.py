@@ -213,3 +213,18 @@ def test_a_reseller_import_uses_existing_packages_and_creates_none(alpha, fake_r
 
         assert not Package.objects.filter(name="new-plan").exists()
         assert {s.package_id for s in Subscriber.objects.filter(username__in=["rs-a", "rs-b"])} == {alpha.package.pk}
+
+
+def test_router_addresses_are_unique_across_isps_even_without_radius(alpha, beta):
+    """A router not (yet) using RADIUS still claims its address platform-wide."""
+    from django.core.exceptions import ValidationError
+    from django_tenants.utils import schema_context
+
+    from network.routers.services import router_create
+
+    with schema_context(alpha.schema):
+        router_create(owner=alpha.root, name="edge", address="198.51.100.77", api_username="api",
+                      api_password="pw-123456", uses_radius=False)
+    with schema_context(beta.schema), pytest.raises(ValidationError, match="already registered"):
+        router_create(owner=beta.root, name="edge", address="198.51.100.77", api_username="api",
+                      api_password="pw-123456", uses_radius=False)
