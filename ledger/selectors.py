@@ -8,7 +8,8 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 
 from accounts.models import Role, User
-from hierarchy.models import Membership, Operator, Subscriber
+from hierarchy.models import Operator, Subscriber
+from hierarchy.selectors import user_node as hierarchy_user_node
 from ledger.models import Account, AccountKind, JournalEntry, Payment, Posting, Settlement
 
 MONEY_ROLES = {Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.MANAGER, Role.ACCOUNTANT, Role.CARD_DISTRIBUTOR}
@@ -19,8 +20,7 @@ def user_node(*, user: User) -> Operator | None:
     """The node whose subtree the user may see, or None (customers, users without a membership)."""
     if not user.is_authenticated or user.role not in MONEY_ROLES | {Role.SUPPORT}:
         return None
-    membership = Membership.objects.select_related("operator").filter(user=user).first()
-    return membership.operator if membership else None
+    return hierarchy_user_node(user=user)
 
 
 def user_is_isp_bookkeeper(*, user: User) -> bool:

@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 
 from hierarchy.models import Operator, Subscriber
 from network.models import DisconnectRequest, Nas, NasType, RadiusActionKind
-from tenants.db import schema_current
+from tenants.db import schema_current, violated_constraint
 
 _ADDRESS_TAKEN = "This address is already registered as a NAS."
 
@@ -71,7 +71,7 @@ def _save(nas: Nas, *, old_address: str | None) -> Nas:
                 _registry_remove(address=old_address)
             _registry_add(nas)
     except IntegrityError as exc:
-        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or ""
+        constraint = violated_constraint(exc)
         if "address" in constraint:
             raise ValidationError({"address": _ADDRESS_TAKEN}) from exc
         raise

@@ -26,3 +26,8 @@ def schema_use_public() -> None:
 
 def schema_use_tenant(tenant: Tenant) -> None:
     _wrapper().set_tenant(tenant)
+
+
+def violated_constraint(exc: BaseException) -> str:
+    """The name of the PostgreSQL constraint an IntegrityError broke ("" if unknown)."""
+    return str(getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or "")

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from tenants.db import violated_constraint
 from tenants.models import Domain, Tenant, TenantStatus
 from tenants.schemas import schema_clone_from_template
 
@@ -78,7 +79,7 @@ def tenant_create(
                                    admin_name=admin_name)
     except IntegrityError as exc:
         # Two signups racing for one subdomain: the unique constraint decides.
-        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or ""
+        constraint = violated_constraint(exc)
         if "slug" in constraint or "schema_name" in constraint or "domain" in constraint:
             raise ValidationError({"slug": f"“{slug}” is already taken."}) from exc
         raise

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Role, User
-from hierarchy.models import Membership, Operator
+from hierarchy.models import Operator
+from hierarchy.selectors import user_node
 from network.models import Nas, RouterJob
 
 # Who may see and act on routers; the others (customers, card distributors, accountants) see none.
@@ -16,8 +17,7 @@ def operator_of(*, user: User) -> Operator | None:
     """The node the user acts for, or None when it may not act on routers at all."""
     if user.role not in ROUTER_ROLES:
         return None
-    membership = Membership.objects.filter(user=user).select_related("operator").first()
-    return membership.operator if membership else None
+    return user_node(user=user)
 
 
 def operators_in_scope(*, user: User) -> QuerySet[Operator]:
