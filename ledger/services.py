@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from hierarchy.models import Operator, Subscriber
+from ledger.chains import chain_cached
 from ledger.commission import commission_split
 from ledger.journal import (
     AccountRef,
@@ -26,7 +27,8 @@ from ledger.journal import (
     ledger_currency,
     money_atomic,
     node_account,
-    postings_sql,
+    posting_arrays,
+    prepared_fetchone,
 )
 from ledger.models import (
     AccountKind,
@@ -37,7 +39,7 @@ from ledger.models import (
     Settlement,
     SettlementDirection,
 )
-from ledger.pricing import chain_for, customer_price
+from ledger.pricing import customer_price
 
 # Callbacks run after a payment commits (receipts, SMS, router re-enable…); registered by other apps.
 payment_committed_hooks: list[Callable[[Payment], None]] = []
@@ -70,6 +72,13 @@ class _Replay(Exception):
     pass
 
 
+class StaleChain(Exception):
+    """The owner's prices/shares changed under every attempt to split a payment (practically never)."""
+
+
+STALE_CHAIN_ATTEMPTS = 3
+
+
 def payment_record(
     *,
     customer: Subscriber,
@@ -94,42 +103,39 @@ def payment_record(
     digest = payload_hash({"customer": customer.pk, "amount": amount, "method": method,
                            "collector": collector.pk if collector else None})
 
+    currency = ledger_currency()
+    reason = f"Payment by {customer.username} ({method})"
+    money = money_account_for(method=method, collector=collector)
+
     def work() -> Payment:
-        chain = chain_for(owner=customer.owner, package=customer.package)
-        split = commission_split(gross=amount, chain=chain.commission_chain(),
-                                 customer_price=customer_price(customer=customer, chain=chain))
-        legs = [Leg(money_account_for(method=method, collector=collector), amount),
-                Leg(isp_account(AccountKind.SALES_REVENUE), -split.isp)]
-        legs += [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share) for node_id, share in split.nodes]
-        accounts = accounts_lock(leg.account for leg in legs)
-        values, posting_params = postings_sql(legs, accounts)
-        currency = ledger_currency()
-        # One statement: the entry, the payment (claiming the idempotency key) and every leg of the split.
-        # If the key is taken the payment insert yields no row, no posting is inserted and we roll back.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "WITH e AS (INSERT INTO ledger_journalentry (kind, created, actor_id, reason, external_reference)"
-                "  VALUES ('payment', now(), %s, %s, %s) RETURNING id),"
-                " p AS (INSERT INTO ledger_payment (customer_id, amount, currency, method, collector_id,"
-                "  idempotency_key, payload_hash, entry_id, created) SELECT %s, %s, %s, %s, %s, %s, %s, e.id, now()"
-                "  FROM e ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, entry_id, created),"
-                f" x AS (INSERT INTO ledger_posting (entry_id, account_id, currency, debit, credit)"
-                f"  SELECT p.entry_id, v.account_id, %s, v.debit, v.credit FROM p,"
-                f"  (VALUES {values}) AS v (account_id, debit, credit))"
-                " SELECT id, entry_id, created FROM p",
-                [actor_id, f"Payment by {customer.username} ({method})", external_reference[:128],
-                 customer.pk, amount, currency, method, collector.pk if collector else None, idempotency_key,
-                 digest, currency, *posting_params],
+        # The split uses a cached chain; ledger_payment_post posts only if the chain's fingerprint is still
+        # the database's, else (prices or shares changed meanwhile) the chain is read again.
+        for attempt in range(STALE_CHAIN_ATTEMPTS):
+            cached = chain_cached(owner_id=customer.owner_id, package_id=customer.package_id, refresh=attempt > 0)
+            split = commission_split(gross=amount, chain=cached.commission_chain,
+                                     customer_price=customer_price(customer=customer, chain=cached.chain))
+            legs = [Leg(money, amount), Leg(isp_account(AccountKind.SALES_REVENUE), -split.isp)]
+            legs += [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share)
+                     for node_id, share in split.nodes]
+            ids, debits, credits = posting_arrays(legs, accounts_lock(leg.account for leg in legs))
+            payment_id, entry_id, created, outcome = prepared_fetchone(
+                "SELECT payment_id, entry_id, created, outcome FROM ledger_payment_post("
+                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::bigint[], %s::bigint[])",
+                [cached.fingerprint, customer.owner_id, customer.package_id, actor_id, reason,
+                 external_reference[:128], customer.pk, amount, currency, method,
+                 collector.pk if collector else None, idempotency_key, digest, ids, debits, credits],
             )
-            row = cursor.fetchone()
-        if row is None:
-            raise _Replay
-        payment = Payment(pk=row[0], customer=customer, amount=amount, currency=currency, method=method,
-                          collector=collector, idempotency_key=idempotency_key, payload_hash=digest,
-                          entry_id=row[1], created=row[2])
-        for hook in payment_committed_hooks:
-            transaction.on_commit(lambda hook=hook: hook(payment))  # type: ignore[misc]
-        return payment
+            if outcome == "stale":
+                continue
+            if outcome == "replay":
+                raise _Replay
+            payment = Payment(pk=payment_id, customer=customer, amount=amount, currency=currency, method=method,
+                              collector=collector, idempotency_key=idempotency_key, payload_hash=digest,
+                              entry_id=entry_id, created=created)
+            for hook in payment_committed_hooks:
+                transaction.on_commit(lambda hook=hook, payment=payment: hook(payment))  # type: ignore[misc]
+            return payment
+        raise StaleChain(f"The prices of {customer.username}'s chain kept changing; try again.")
 
     try:
         return money_atomic(work), True
