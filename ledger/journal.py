@@ -157,14 +157,16 @@ def posting_arrays(legs: Iterable[Leg], accounts: dict[str, LockedAccount]) -> t
     return ids, debits, credits
 
 
-def prepared_fetchone(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
-    """Run a hot statement as a server-side prepared statement (Django's cursors bind parameters on the
-    client and send the query text to be parsed and planned every time). The Django cursor is opened first
-    so django-tenants has set the search_path; PostgreSQL re-plans a prepared statement by itself when the
-    search_path changes (another ISP), so one statement serves every schema."""
-    with connection.cursor() as django_cursor, psycopg.Cursor(django_cursor.cursor.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        row = cursor.fetchone()
+def statement_fetchone(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
+    """Run a hot statement with server-side parameter binding (Django's cursors quote every parameter into
+    the query text on the client, arrays included) in pipeline mode, which sends the transaction's pending
+    BEGIN together with the statement: one round trip instead of two. The Django cursor is opened first so
+    django-tenants has set the search_path."""
+    with connection.cursor() as django_cursor:
+        raw = django_cursor.cursor.connection
+        with raw.pipeline(), psycopg.Cursor(raw) as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
     if row is None:
         raise AssertionError("the statement returned no row")
     return tuple(row)

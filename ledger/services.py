@@ -28,7 +28,7 @@ from ledger.journal import (
     money_atomic,
     node_account,
     posting_arrays,
-    prepared_fetchone,
+    statement_fetchone,
 )
 from ledger.models import (
     AccountKind,
@@ -118,7 +118,7 @@ def payment_record(
             legs += [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share)
                      for node_id, share in split.nodes]
             ids, debits, credits = posting_arrays(legs, accounts_lock(leg.account for leg in legs))
-            payment_id, entry_id, created, outcome = prepared_fetchone(
+            payment_id, entry_id, created, outcome = statement_fetchone(
                 "SELECT payment_id, entry_id, created, outcome FROM ledger_payment_post("
                 "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::bigint[], %s::bigint[])",
                 [cached.fingerprint, customer.owner_id, customer.package_id, actor_id, reason,

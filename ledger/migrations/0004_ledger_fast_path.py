@@ -21,6 +21,11 @@ one plan per statement per connection and the search_path never matters:
   one call after checking the caller's split was computed from that same data (else it answers ``stale``
   and inserts nothing), so the service caches chains safely without a query per payment.
 
+Cached plans outlive the table sizes they were made for: a plan made while a new ISP's tables held a page
+(a hash join over a sequential scan of the entries, say) would be kept while they grow to millions of rows
+until the next autoanalyze. These functions only ever look rows up by key, so they run with
+``enable_seqscan = off`` and their plans use the indexes whatever the size they were planned at.
+
 Every invariant stays where it was: the triggers fire for any INSERT, from these functions or raw SQL.
 """
 
@@ -33,7 +38,8 @@ DECLARE
     s text := quote_ident(current_schema());
 BEGIN
 EXECUTE replace($sql$
-CREATE OR REPLACE FUNCTION @S.ledger_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $f$
+CREATE OR REPLACE FUNCTION @S.ledger_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql
+SET enable_seqscan = off AS $f$
 DECLARE
     r record;
     legs bigint := 0;
@@ -68,7 +74,8 @@ BEGIN
     RETURN NEW;
 END $f$;
 
-CREATE OR REPLACE FUNCTION @S.ledger_balances_apply() RETURNS trigger LANGUAGE plpgsql AS $f$
+CREATE OR REPLACE FUNCTION @S.ledger_balances_apply() RETURNS trigger LANGUAGE plpgsql
+SET enable_seqscan = off AS $f$
 DECLARE
     d record;
     joined bigint := 0;
@@ -112,7 +119,7 @@ END $f$;
 -- What a payment's split is computed from: the owner's chain (current path) with each node's share,
 -- price and commission mode for the package, and the master price.
 CREATE OR REPLACE FUNCTION @S.ledger_chain_fingerprint(p_owner bigint, p_package bigint) RETURNS text
-LANGUAGE plpgsql STABLE AS $f$
+LANGUAGE plpgsql STABLE SET enable_seqscan = off AS $f$
 DECLARE
     fingerprint text;
 BEGIN
@@ -135,7 +142,7 @@ CREATE OR REPLACE FUNCTION @S.ledger_payment_post(
     p_customer bigint, p_amount bigint, p_currency text, p_method text, p_collector bigint, p_key text,
     p_hash text, p_accounts bigint[], p_debits bigint[], p_credits bigint[],
     OUT payment_id bigint, OUT entry_id bigint, OUT created timestamptz, OUT outcome text)
-LANGUAGE plpgsql AS $f$
+LANGUAGE plpgsql SET enable_seqscan = off AS $f$
 BEGIN
     IF p_fingerprint IS DISTINCT FROM @S.ledger_chain_fingerprint(p_owner, p_package) THEN
         outcome := 'stale';
