@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from hierarchy.models import Operator, Subscriber
 from ledger.chains import chain_cached
-from ledger.commission import commission_split
+from ledger.commission import Split, commission_split
 from ledger.journal import (
     AccountRef,
     Leg,
@@ -79,6 +79,18 @@ class StaleChain(Exception):
 STALE_CHAIN_ATTEMPTS = 3
 
 
+def payment_legs(*, money: AccountRef, customer_id: int, amount: int, split: Split) -> list[Leg]:
+    """A payment settles the customer's receivable (what its invoices and purchases charged; below zero it
+    is credit for future ones) and pays each node of the chain its commission, an expense of the ISP.
+    What the ISP keeps is its revenue from the sale minus these commissions."""
+    legs = [Leg(money, amount), Leg(customer_account(customer_id), -amount)]
+    commissions = [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share) for node_id, share in split.nodes]
+    total = -sum(leg.amount for leg in commissions)
+    if total:
+        legs += [Leg(isp_account(AccountKind.COMMISSION_EXPENSE), total), *commissions]
+    return legs
+
+
 def payment_record(
     *,
     customer: Subscriber,
@@ -114,9 +126,7 @@ def payment_record(
             cached = chain_cached(owner_id=customer.owner_id, package_id=customer.package_id, refresh=attempt > 0)
             split = commission_split(gross=amount, chain=cached.commission_chain,
                                      customer_price=customer_price(customer=customer, chain=cached.chain))
-            legs = [Leg(money, amount), Leg(isp_account(AccountKind.SALES_REVENUE), -split.isp)]
-            legs += [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share)
-                     for node_id, share in split.nodes]
+            legs = payment_legs(money=money, customer_id=customer.pk, amount=amount, split=split)
             ids, debits, credits = posting_arrays(legs, accounts_lock(leg.account for leg in legs))
             payment_id, entry_id, created, outcome = statement_fetchone(
                 "SELECT payment_id, entry_id, created, outcome FROM ledger_payment_post("
@@ -157,7 +167,9 @@ def entry_reverse(
 
     def work() -> JournalEntry:
         reversal = JournalEntry.objects.create(kind=kind, reason=reason, actor_id=actor_id, reversal_of=entry,
-                                               external_reference=external_reference[:128])
+                                               external_reference=external_reference[:128],
+                                               customer_id=entry.customer_id, node_id=entry.node_id,
+                                               package_id=entry.package_id)
         legs = []
         for code, kind_, owner_id, customer_id, debit, credit in entry.postings.values_list(
             "account__code", "account__kind", "account__owner_id", "account__customer_id", "debit", "credit"
@@ -176,12 +188,12 @@ def entry_reverse(
 
 def payment_refund(*, payment: Payment, actor_id: int | None = None, reason: str = "",
                    chargeback: bool = False) -> JournalEntry:
-    """Reverse the payment and its whole split; the ISP's part goes to the refunds contra account."""
+    """Reverse the payment and its whole split: the money goes back, the customer's receivable is charged
+    again and the commissions are taken back. (Cancelling what was sold is a credit note, not a refund.)"""
     label = "Chargeback" if chargeback else "Refund"
     return entry_reverse(
         entry=payment.entry, kind=EntryKind.REFUND, actor_id=actor_id,
         reason=f"{label} of payment #{payment.pk}" + (f": {reason}" if reason else ""),
-        redirect={AccountKind.SALES_REVENUE.value: isp_account(AccountKind.REFUNDS)},
     )
 
 
@@ -213,7 +225,7 @@ def settlement_record(
     }[SettlementDirection(direction)]
 
     def work() -> Settlement:
-        entry = entry_post(kind=EntryKind.SETTLEMENT, actor_id=actor_id,
+        entry = entry_post(kind=EntryKind.SETTLEMENT, actor_id=actor_id, node_id=node.pk,
                            reason=reason or f"Settlement with {node.name} ({direction})",
                            legs=[Leg(debit, amount), Leg(credit, -amount)])
         return Settlement.objects.create(node=node, direction=direction, method=method, amount=amount, entry=entry)

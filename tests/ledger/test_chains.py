@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _commissions(alpha) -> tuple[int, int, int]:
-    return (balance("sales_revenue"), balance(f"commission_payable:{alpha.reseller.pk}"),
+    return (balance("commission_expense"), balance(f"commission_payable:{alpha.reseller.pk}"),
             balance(f"commission_payable:{alpha.sub_reseller.pk}"))
 
 
@@ -30,8 +30,8 @@ def test_a_changed_share_is_used_by_the_next_payment(alpha):
         Operator.objects.filter(pk=alpha.reseller.pk).update(share_percent=Decimal("80"))
         payment_record(customer=customer, amount=10_000, method="bank", idempotency_key="chain-2")
         after = _commissions(alpha)
-        # 80 % → reseller pool 80, its sub-reseller 50 % of that: 40 / 40 / ISP 20.
-        assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (-2_000, -4_000, -4_000)
+        # 80 % → reseller pool 80, its sub-reseller 50 % of that: 40 / 40, an expense of 80 for the ISP.
+        assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (8_000, -4_000, -4_000)
 
 
 def test_a_changed_price_in_price_difference_mode_is_used(alpha):

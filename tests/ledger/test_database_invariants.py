@@ -37,7 +37,7 @@ ENTRY = object()
 
 def _accounts() -> tuple[int, int]:
     payment_record(customer=_customer(), amount=1_000, method="bank", idempotency_key="raw-setup")
-    return (Account.objects.get(code="bank").pk, Account.objects.get(code="sales_revenue").pk)
+    return (Account.objects.get(code="bank").pk, Account.objects.get(code="commission_expense").pk)
 
 
 def _customer():
@@ -139,7 +139,7 @@ def test_postings_cannot_be_added_to_a_checked_entry(alpha):
 
 
 def test_a_posting_needs_an_existing_account_and_entry(alpha):
-    # No foreign-key constraints on postings (migration 0004): the statement trigger checks both.
+    # No foreign-key constraints on postings (migration 0005): the statement trigger checks both.
     with schema_context(alpha.schema):
         bank, _ = _accounts()
         entry = ENTRY

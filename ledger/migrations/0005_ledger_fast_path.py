@@ -148,8 +148,10 @@ BEGIN
         outcome := 'stale';
         RETURN;
     END IF;
-    INSERT INTO @S.ledger_journalentry (kind, created, actor_id, reason, external_reference)
-        VALUES ('payment', now(), p_actor, p_reason, p_reference) RETURNING id INTO entry_id;
+    INSERT INTO @S.ledger_journalentry (kind, created, actor_id, reason, external_reference, customer_id, node_id,
+                                        package_id)
+        VALUES ('payment', now(), p_actor, p_reason, p_reference, p_customer, p_owner, p_package)
+        RETURNING id INTO entry_id;
     INSERT INTO @S.ledger_payment AS x (customer_id, amount, currency, method, collector_id, idempotency_key,
                                         payload_hash, entry_id, created)
         VALUES (p_customer, p_amount, p_currency, p_method, p_collector, p_key, p_hash, entry_id, now())
@@ -200,7 +202,7 @@ DROP FUNCTION ledger_chain_fingerprint(bigint, bigint);
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0003_stripe_account_and_events")]
+    dependencies = [("ledger", "0004_entry_dimensions_commission_expense")]
     operations = [
         # Postings lose their foreign-key constraints (the statement trigger below checks both references) and
         # the account_id index (posting_account_entry covers it); the payment's idempotency key its LIKE index.
