@@ -73,3 +73,13 @@ def test_the_fingerprint_covers_what_the_split_reads(alpha):
         type(customer.package).objects.filter(pk=customer.package_id).update(price=Decimal("1"))
         seen.add(fingerprint())
         assert len(seen) == 5
+
+
+def test_a_payment_entry_carries_its_dimensions(alpha):
+    with schema_context(alpha.schema):
+        from ledger.models import JournalEntry
+
+        payment, _ = payment_record(customer=alpha.customer, amount=1_000, method="bank", idempotency_key="chain-dims")
+        entry = JournalEntry.objects.get(pk=payment.entry_id)
+        assert (entry.customer_id, entry.node_id, entry.package_id) == (
+            alpha.customer.pk, alpha.customer.owner_id, alpha.customer.package_id)
