@@ -168,7 +168,7 @@ def test_ledger_tables_cannot_be_truncated(alpha, table):
     with schema_context(alpha.schema):
         _accounts()
         check_deferred_now()  # (TRUNCATE refuses to run with trigger events pending)
-        with pytest.raises(DatabaseError, match="TRUNCATE on .* is refused"), transaction.atomic():
+        with pytest.raises(DatabaseError, match=r"TRUNCATE on .* is refused"), transaction.atomic():
             _sql(f"TRUNCATE {table} CASCADE")
 
 
