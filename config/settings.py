@@ -261,6 +261,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = LOCAL
+# Uploaded files (the default storage above): journal-entry attachments under ledger/<schema>/…
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(embedded.data_dir(PROFILE) / "media"))
+LEDGER_ATTACHMENT_MAX_BYTES = env_int("LEDGER_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 EMAIL_BACKEND = env_str(

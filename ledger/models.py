@@ -172,6 +172,25 @@ class Posting(models.Model):
         return f"{self.account_id} D{self.debit} C{self.credit}"
 
 
+class EntryAttachment(models.Model):
+    """A supporting document (receipt, invoice scan) of a journal entry; append-only like the entry."""
+
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="attachments")
+    file = models.FileField(max_length=255)  # stored by ledger.attachments under ledger/<schema>/attachments/
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}: {self.name}"
+
+
 class PaymentMethod(models.TextChoices):
     CASH = "cash", "Cash"
     BANK = "bank", "Bank transfer"

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from hierarchy.models import Operator, Subscriber
+from ledger.attachments import attachments_discard, attachments_link, attachments_store
 from ledger.chains import chain_cached
 from ledger.commission import Split, commission_split
 from ledger.journal import (
@@ -238,9 +240,10 @@ MANUAL_KINDS = {AccountKind.CASH, AccountKind.BANK, AccountKind.EXPENSES, Accoun
 
 
 def manual_entry_record(*, lines: list[tuple[str, int]], reason: str, actor_id: int | None,
-                        external_reference: str = "") -> JournalEntry:
+                        external_reference: str = "", attachments: Sequence[UploadedFile] = ()) -> JournalEntry:
     """An accountant's entry on the ISP's own accounts (expenses, other income…): (kind, effect) lines,
-    effect positive = debit. An unbalanced entry is refused here and, regardless, by the database."""
+    effect positive = debit, with optional supporting files (ledger/attachments.py). An unbalanced entry is
+    refused here and, regardless, by the database."""
     if not reason.strip():
         raise ValidationError({"reason": "Say what the entry is for."})
     if sum(effect for _, effect in lines) != 0 or len(lines) < 2:
@@ -250,8 +253,34 @@ def manual_entry_record(*, lines: list[tuple[str, int]], reason: str, actor_id: 
         if kind not in {k.value for k in MANUAL_KINDS} or effect == 0:
             raise ValidationError({"lines": f"“{kind}” cannot be used in a manual entry (or a zero line)."})
         refs.append(Leg(isp_account(AccountKind(kind)), effect))
-    return money_atomic(lambda: entry_post(kind=EntryKind.MANUAL, reason=reason, legs=refs, actor_id=actor_id,
-                                           external_reference=external_reference))
+    files = attachments_store(uploads=attachments)
+
+    def work() -> JournalEntry:
+        entry = entry_post(kind=EntryKind.MANUAL, reason=reason, legs=refs, actor_id=actor_id,
+                           external_reference=external_reference)
+        attachments_link(entry=entry, files=files, actor_id=actor_id)
+        return entry
+
+    try:
+        return money_atomic(work)
+    except BaseException:
+        attachments_discard(files=files)
+        raise
+
+
+def entry_attachments_add(*, entry: JournalEntry, uploads: Sequence[UploadedFile], actor_id: int | None) -> None:
+    """More supporting files for a manual entry (a receipt that arrived later); the entry itself is unchanged."""
+    if entry.kind != EntryKind.MANUAL:
+        raise ValidationError({"entry": "Files are attached to manual entries only."})
+    if not uploads:
+        raise ValidationError({"attachments": "Send at least one file."})
+    files = attachments_store(uploads=uploads)
+    try:
+        with transaction.atomic():
+            attachments_link(entry=entry, files=files, actor_id=actor_id)
+    except BaseException:
+        attachments_discard(files=files)
+        raise
 
 
 def customer_accounts_ensure(*, customer: Subscriber) -> None:
