@@ -22,5 +22,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("reports/operators/<int:pk>/statement/", reports.NodeStatement.as_view(), name="report-operator"),
     path("reports/commissions/", reports.Commissions.as_view(), name="report-commissions"),
     path("reports/cash-collected/", reports.CashByCollector.as_view(), name="report-cash"),
+    path("reports/revenue/", reports.Revenue.as_view(), name="report-revenue"),
+    path("reports/collections/", reports.Collections.as_view(), name="report-collections"),
+    path("reports/arpu/", reports.Arpu.as_view(), name="report-arpu"),
+    path("reports/customer-counts/", reports.CustomerCounts.as_view(), name="report-customer-counts"),
+    path("reports/churn/", reports.Churn.as_view(), name="report-churn"),
+    path("reports/expiries/", reports.UpcomingExpiries.as_view(), name="report-expiries"),
     path("stripe/webhook/", webhooks.stripe_webhook, name="stripe-webhook"),
 ]

@@ -40,41 +40,41 @@ def ledger_scope_paths(*, user: User) -> list[str]:
     return scope_paths(user=user) if _may_read_money(user) else []
 
 
-def _under(field: str, paths: list[str]) -> Q:
+def under_paths(field: str, paths: list[str]) -> Q:
     query = Q(pk__in=[])
     for path in paths:
         query |= Q(**{f"{field}__startswith": path})
     return query
 
 
-def _covers_everything(paths: list[str]) -> bool:
+def paths_cover_everything(paths: list[str]) -> bool:
     return any(path.count("/") == 2 for path in paths)  # the root's path "/<id>/"
 
 
 def operators_in_scope(*, user: User) -> QuerySet[Operator]:
-    return Operator.objects.filter(_under("path", ledger_scope_paths(user=user)))
+    return Operator.objects.filter(under_paths("path", ledger_scope_paths(user=user)))
 
 
 def customers_in_scope(*, user: User) -> QuerySet[Subscriber]:
-    return Subscriber.objects.filter(_under("owner__path", ledger_scope_paths(user=user)))
+    return Subscriber.objects.filter(under_paths("owner__path", ledger_scope_paths(user=user)))
 
 
 def accounts_in_scope(*, user: User) -> QuerySet[Account]:
     paths = ledger_scope_paths(user=user)
     accounts = Account.objects.with_balance().select_related("owner", "customer").order_by("id")
-    if _covers_everything(paths):
+    if paths_cover_everything(paths):
         return accounts
-    return accounts.filter(_under("owner__path", paths) | _under("customer__owner__path", paths))
+    return accounts.filter(under_paths("owner__path", paths) | under_paths("customer__owner__path", paths))
 
 
 def entries_in_scope(*, user: User) -> QuerySet[JournalEntry]:
     paths = ledger_scope_paths(user=user)
     entries = JournalEntry.objects.prefetch_related("postings__account")
-    if _covers_everything(paths):
+    if paths_cover_everything(paths):
         return entries
     if not paths:
         return entries.none()
-    visible = Account.objects.filter(_under("owner__path", paths) | _under("customer__owner__path", paths))
+    visible = Account.objects.filter(under_paths("owner__path", paths) | under_paths("customer__owner__path", paths))
     return entries.filter(Exists(Posting.objects.filter(entry=OuterRef("pk"), account__in=visible)))
 
 
