@@ -109,3 +109,14 @@ def test_reports_as_csv(books):
 def test_bad_input_is_a_json_400(alpha, query):
     response = api(alpha, alpha.admin).get(f"/api/v1/reports/{query}")
     assert response.status_code == 400 and response.json()["code"] == "invalid"
+
+
+def test_the_new_endpoints_are_in_the_openapi_schema(alpha):
+    schema = api(alpha, alpha.admin).get("/api/schema/?format=json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ("revenue", "collections", "arpu", "customer-counts", "churn", "expiries"):
+        assert f"/api/v1/reports/{path}/" in paths
+    assert "/api/v1/ledger/entries/{id}/attachments/" in paths
+    assert "/api/v1/ledger/entries/{id}/attachments/{attachment_id}/" in paths
+    assert "multipart/form-data" in paths["/api/v1/ledger/entries/"]["post"]["requestBody"]["content"]
