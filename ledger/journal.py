@@ -162,7 +162,8 @@ def statement_fetchone(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
     the query text on the client, arrays included) in pipeline mode, which sends the transaction's pending
     BEGIN together with the statement: one round trip instead of two. The Django cursor is opened first so
     django-tenants has set the search_path."""
-    with connection.cursor() as django_cursor:
+    with connection.cursor() as django_cursor, connection.wrap_database_errors:
+        # (wrap_database_errors: psycopg's errors become Django's, which money_atomic retries or reports.)
         raw = django_cursor.cursor.connection
         with raw.pipeline(), psycopg.Cursor(raw) as cursor:
             cursor.execute(sql, params)

@@ -83,3 +83,18 @@ def test_a_payment_entry_carries_its_dimensions(alpha):
         entry = JournalEntry.objects.get(pk=payment.entry_id)
         assert (entry.customer_id, entry.node_id, entry.package_id) == (
             alpha.customer.pk, alpha.customer.owner_id, alpha.customer.package_id)
+
+
+def test_errors_of_the_raw_statement_path_are_djangos(alpha):
+    """money_atomic retries Django's OperationalError (deadlock, serialization) and callers catch Django's
+    IntegrityError: the psycopg cursor used for the payment call must raise those, not psycopg's."""
+    from django.db import DataError, IntegrityError, transaction
+
+    from ledger.journal import statement_fetchone
+
+    with schema_context(alpha.schema):
+        with pytest.raises(DataError), transaction.atomic():
+            statement_fetchone("SELECT 1 / %s", [0])
+        with pytest.raises(IntegrityError), transaction.atomic():
+            statement_fetchone("INSERT INTO ledger_journalentry (kind, created, reason, external_reference) "
+                               "VALUES ('manual', now(), '', '') RETURNING id", [])
