@@ -29,6 +29,8 @@ class AccountKind(models.TextChoices):
     REFUNDS = "refunds", "Refunds"
     EXPENSES = "expenses", "Expenses"
     OTHER_INCOME = "other_income", "Other income"
+    # Vouchers sold but not yet redeemed: service the ISP still owes (unearned revenue, ledger.vouchers).
+    VOUCHER_LIABILITY = "voucher_liability", "Vouchers sold, not yet redeemed"
     # Per operator node.
     WALLET = "wallet", "Prepaid wallet (owed to the node)"
     COMMISSION_PAYABLE = "commission_payable", "Commission payable (owed to the node)"
@@ -39,7 +41,7 @@ class AccountKind(models.TextChoices):
 ISP_KINDS = {
     AccountKind.CASH, AccountKind.BANK, AccountKind.STRIPE_CLEARING, AccountKind.SALES_REVENUE,
     AccountKind.TAX_PAYABLE, AccountKind.LATE_FEE_INCOME, AccountKind.REFUNDS, AccountKind.EXPENSES,
-    AccountKind.OTHER_INCOME,
+    AccountKind.OTHER_INCOME, AccountKind.VOUCHER_LIABILITY,
 }
 NODE_KINDS = {AccountKind.WALLET, AccountKind.COMMISSION_PAYABLE, AccountKind.CASH_HELD, AccountKind.NODE_RECEIVABLE}
 
@@ -113,6 +115,10 @@ class EntryKind(models.TextChoices):
     SETTLEMENT = "settlement", "Settlement"
     MANUAL = "manual", "Manual entry"
     REVERSAL = "reversal", "Reversal"
+    RECHARGE = "recharge", "Prepaid recharge"
+    VOUCHER_SALE = "voucher_sale", "Voucher sold"
+    VOUCHER_REDEMPTION = "voucher_redeem", "Voucher redeemed"
+    VOUCHER_VOID = "voucher_void", "Voucher voided"
 
 
 class JournalEntry(models.Model):
