@@ -49,6 +49,6 @@ def redeem_failed(*, address: str | None, who: str) -> None:
     client = _client(settings.REDIS_URL)
     pipe = client.pipeline()
     for key in _keys(address=address, who=who):
-        pipe.incr(key)
-        pipe.expire(key, WINDOW_SECONDS, nx=True)
+        pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True)  # the window starts at the first failure
+        pipe.incr(key)  # keeps the key's expiry
     pipe.execute()

@@ -160,6 +160,10 @@ def _actor_id(actor: Actor) -> int | None:
     return int(user.pk) if user is not None and getattr(user, "is_authenticated", False) else None
 
 
+class _Replay(Exception):
+    pass
+
+
 def recharge_purchase(
     *, customer: Subscriber, package: Package, quantity: int, unit: str, actor: Actor = SYSTEM,
     idempotency_key: str | None = None, channel: str = Channel.API,
@@ -174,14 +178,19 @@ def recharge_purchase(
 
     def work() -> Recharge:
         locked = subscriber_lock(customer_id=customer.pk)
+        # Looked up after the customer's lock: a concurrent request with the same key and customer has
+        # committed by now (READ COMMITTED: this statement sees it). Another customer under the same key is
+        # caught by the unique index at insert.
+        if idempotency_key is not None and Recharge.objects.filter(idempotency_key=idempotency_key).exists():
+            raise _Replay
         return recharge_apply(customer=locked, package=package, quantity=quantity, unit=unit,
                               source=RechargeSource.RESELLER, actor=actor, channel=channel,
                               idempotency_key=idempotency_key, digest=digest)
 
     try:
         return money_atomic(work), True
-    except IntegrityError as exc:
-        if idempotency_key is None or "idempotency_key" not in str(exc):
+    except (IntegrityError, _Replay) as exc:
+        if idempotency_key is None or (isinstance(exc, IntegrityError) and "idempotency_key" not in str(exc)):
             raise
         existing = Recharge.objects.get(idempotency_key=idempotency_key)
         if existing.payload_hash != digest:
