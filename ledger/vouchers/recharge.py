@@ -130,6 +130,7 @@ def recharge_apply(
         if customer.owner.billing_mode == BillingMode.PREPAID:
             _ensure_funds(locked=locked, code=payer, needed=quote.cost, who=customer.owner.name)
         entry = entry_post(kind=EntryKind.RECHARGE, legs=quote.legs, locked=locked, actor_id=_actor_id(actor),
+                           customer_id=customer.pk, node_id=customer.owner_id, package_id=package.pk,
                            reason=f"Recharge of {customer.username}: {quantity} {unit} of {package.name}")
     start = _period_start(customer.expires_at)
     end = start + (timedelta(days=quantity) if unit == Unit.DAYS else timedelta(hours=quantity))

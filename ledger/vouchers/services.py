@@ -1,16 +1,18 @@
 """Vouchers: batches, stock for card distributors, sale, void and redemption.
 
 Ledger legs (integer minor units; F = face price, c = the seller's commission = F x batch percent,
-rounded down; c = 0 when the ISP itself sells):
-- sale:       Dr cash_held:<seller node> (cash if the ISP sells) F
-              Cr commission_payable:<seller node> c,  Cr voucher_liability F - c
+rounded down; c = 0 when the ISP itself sells). Commissions are the ISP's expense, as for payments:
+- sale:       Dr cash_held:<seller node> (cash if the ISP sells) F,  Cr voucher_liability F
+              Dr commission_expense c,  Cr commission_payable:<seller node> c
   The cash is the ISP's money in the seller's hands until it is settled (ledger settlements); the
   distributor's commission is earned when it sells.
-- redemption: Dr voucher_liability F - c;  Cr the customer's chain split of F - c (sales_revenue for the
-  ISP, commission_payable for each reseller above the customer, ledger.commission rules) — a voucher is
-  a payment collected in advance, recognised as revenue when the service is delivered.
+- redemption: Dr voucher_liability F,  Cr sales_revenue F (the service is delivered now), and the
+  customer's chain earns its split of F - c like a payment by the customer (ledger.commission rules):
+  Dr commission_expense, Cr commission_payable:<node> per reseller above the customer.
 - void of a sold voucher: the mirror of its sale (linked by reversal_of); a new voucher voids without
   money; a redeemed voucher cannot be voided.
+Entries carry the reporting dimensions: package always, the seller's node on a sale, the customer and
+its owner on a redemption.
 Selling on redemption: a batch with ``redeem_unsold`` lets a voucher never recorded as sold be redeemed;
 its sale is then posted in the same transaction, as cash collected by the batch's owner, no commission.
 
@@ -121,22 +123,27 @@ def stock_assign(*, batch: VoucherBatch, distributor: User, count: int) -> list[
     return ids
 
 
+def _commissions(shares: list[tuple[int, int]]) -> list[Leg]:
+    legs = [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share) for node_id, share in shares if share]
+    total = -sum(leg.amount for leg in legs)
+    return [Leg(isp_account(AccountKind.COMMISSION_EXPENSE), total), *legs] if total else []
+
+
 def _sale_legs(*, batch: VoucherBatch, seller: Operator) -> tuple[list[Leg], int]:
+    liability = Leg(isp_account(AccountKind.VOUCHER_LIABILITY), -batch.face_price)
     if seller.depth == 0:
-        return [Leg(isp_account(AccountKind.CASH), batch.face_price),
-                Leg(isp_account(AccountKind.VOUCHER_LIABILITY), -batch.face_price)], 0
+        return [Leg(isp_account(AccountKind.CASH), batch.face_price), liability], 0
     commission = floor(Fraction(batch.face_price) * Fraction(batch.commission_percent) / 100)
-    return [Leg(node_account(AccountKind.CASH_HELD, seller.pk), batch.face_price),
-            Leg(node_account(AccountKind.COMMISSION_PAYABLE, seller.pk), -commission),
-            Leg(isp_account(AccountKind.VOUCHER_LIABILITY), -(batch.face_price - commission))], commission
+    return [Leg(node_account(AccountKind.CASH_HELD, seller.pk), batch.face_price), liability,
+            *_commissions([(seller.pk, commission)])], commission
 
 
 def _post_sale(*, voucher_id: int, batch: VoucherBatch, seller: Operator, sold_by: int | None,
                only_distributor: int | None) -> Voucher:
     """Inside a money transaction: post the sale and flip new → sold (conditional UPDATE)."""
     legs, commission = _sale_legs(batch=batch, seller=seller)
-    entry = entry_post(kind=EntryKind.VOUCHER_SALE, legs=legs, actor_id=sold_by,
-                       reason=f"Voucher {batch.pk:05d} #{voucher_id} sold by {seller.name}")
+    entry = entry_post(kind=EntryKind.VOUCHER_SALE, legs=legs, actor_id=sold_by, node_id=seller.pk,
+                       package_id=batch.package_id, reason=f"Voucher {batch.pk:05d} #{voucher_id} sold by {seller.name}")
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE vouchers_voucher SET status = 'sold', sold_at = now(), sold_by_id = %s, seller_node_id = %s,"
@@ -179,7 +186,8 @@ def voucher_void(*, voucher: Voucher, actor: Actor = SYSTEM) -> Voucher:
         if locked.status == VoucherStatus.SOLD and locked.sale_entry is not None:
             sale = locked.sale_entry
             reversal = JournalEntry.objects.create(kind=EntryKind.VOUCHER_VOID, reversal_of=sale,
-                                                   actor_id=_actor_id(actor), reason=f"Void of voucher {locked.serial}")
+                                                   actor_id=_actor_id(actor), reason=f"Void of voucher {locked.serial}",
+                                                   node_id=sale.node_id, package_id=sale.package_id)
             void_entry = entry_post(kind=EntryKind.VOUCHER_VOID, reason=reversal.reason, legs=_mirror(sale),
                                     entry=reversal)
         Voucher.objects.filter(pk=locked.pk, status=locked.status).update(
@@ -214,15 +222,14 @@ def _why_not(digest: str, owner_path: str) -> str:
 
 def _redemption_legs(*, voucher: Voucher, customer: Subscriber) -> list[Leg]:
     batch = voucher.batch
-    gross = batch.face_price - voucher.commission
-    if gross <= 0:
-        return []
-    chain = chain_for(owner=customer.owner, package=batch.package)
-    split = commission_split(gross=gross, chain=chain.commission_chain(),
-                             customer_price=customer_price(customer=customer, chain=chain))
-    legs = [Leg(isp_account(AccountKind.VOUCHER_LIABILITY), gross),
-            Leg(isp_account(AccountKind.SALES_REVENUE), -split.isp)]
-    legs += [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share) for node_id, share in split.nodes]
+    legs = [Leg(isp_account(AccountKind.VOUCHER_LIABILITY), batch.face_price),
+            Leg(isp_account(AccountKind.SALES_REVENUE), -batch.face_price)]
+    net = batch.face_price - voucher.commission
+    if net > 0:
+        chain = chain_for(owner=customer.owner, package=batch.package)
+        split = commission_split(gross=net, chain=chain.commission_chain(),
+                                 customer_price=customer_price(customer=customer, chain=chain))
+        legs += _commissions(list(split.nodes))
     return legs
 
 
@@ -262,7 +269,8 @@ def voucher_redeem(
         batch = voucher.batch
         legs = _redemption_legs(voucher=voucher, customer=locked)
         entry = entry_post(kind=EntryKind.VOUCHER_REDEMPTION, legs=legs, actor_id=_actor_id(actor),
-                           reason=f"Voucher {voucher.serial} redeemed by {locked.username}") if legs else None
+                           customer_id=locked.pk, node_id=locked.owner_id, package_id=batch.package_id,
+                           reason=f"Voucher {voucher.serial} redeemed by {locked.username}")
         recharge = recharge_apply(customer=locked, package=batch.package, quantity=batch.quantity, unit=batch.unit,
                                   source=RechargeSource.VOUCHER, actor=actor, channel=channel, voucher=voucher,
                                   entry=entry)

@@ -60,7 +60,10 @@ def test_daily_recharge_twice_then_hours_after_expiry_exact_to_the_minute(alpha)
         assert _carol(alpha).expires_at == datetime(2026, 1, 14, 11, 0, tzinfo=UTC)
         assert _carol(alpha).status == SubscriberStatus.ACTIVE
         assert hours.cost == 46  # 110.00 x 3/720 = 0.458 → 0.46
-        assert JournalEntry.objects.filter(kind=EntryKind.RECHARGE).count() == 3
+        entries = JournalEntry.objects.filter(kind=EntryKind.RECHARGE)
+        assert entries.count() == 3
+        assert {(e.customer_id, e.node_id, e.package_id) for e in entries} == {
+            (alpha.customer.pk, alpha.sub_reseller.pk, alpha.package.pk)}
         assert ledger_check().ok
 
 

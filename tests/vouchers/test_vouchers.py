@@ -80,7 +80,8 @@ def test_distributor_sells_commission_at_sale_and_revenue_at_redemption(alpha):
             voucher_sell(voucher=stock[0], seller=seller)  # once
         check_deferred_now()
         held, commission = f"cash_held:{alpha.sub_reseller.pk}", f"commission_payable:{alpha.sub_reseller.pk}"
-        assert balance(held) == 5_00 and balance(commission) == -50 and balance("voucher_liability") == -4_50
+        assert balance(held) == 5_00 and balance(commission) == -50 and balance("voucher_liability") == -5_00
+        assert balance("commission_expense") == 50
 
         Subscriber.objects.filter(pk=alpha.customer.pk).update(status=SubscriberStatus.EXPIRED,
                                                                expires_at=timezone.now() - timedelta(days=3))
@@ -92,12 +93,18 @@ def test_distributor_sells_commission_at_sale_and_revenue_at_redemption(alpha):
         assert result.recharge.period_end - result.recharge.period_start == timedelta(days=1)
         voucher = Voucher.objects.get(pk=sold.pk)
         assert voucher.status == VoucherStatus.REDEEMED and voucher.redeemed_by_id == alpha.customer.pk
-        # 4.50 recognised, split like a payment by carol: reseller 60 % → 2.70 pool, sub 50 % of it.
+        # 5.00 recognised; the 4.50 left after the distributor is split like a payment by carol:
+        # reseller 60 % → 2.70 pool, the sub-reseller 50 % of it; commissions are the ISP's expense.
         assert balance("voucher_liability") == 0
-        assert balance("sales_revenue") == -1_80
+        assert balance("sales_revenue") == -5_00
+        assert balance("commission_expense") == 50 + 2_70
         assert balance(f"commission_payable:{alpha.reseller.pk}") == -1_35
         assert balance(commission) == -50 - 1_35
-        assert result.recharge.entry.kind == EntryKind.VOUCHER_REDEMPTION
+        entry = result.recharge.entry
+        assert entry.kind == EntryKind.VOUCHER_REDEMPTION
+        assert (entry.customer_id, entry.node_id, entry.package_id) == (alpha.customer.pk, alpha.sub_reseller.pk,
+                                                                       alpha.package.pk)
+        assert JournalEntry.objects.get(pk=sold.sale_entry_id).node_id == alpha.sub_reseller.pk
         assert ledger_check().ok
 
 

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('hierarchy', '0003_owner_status_username_index'),
-        ('ledger', '0004_voucher_accounts'),
+        ('ledger', '0005_voucher_accounts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
