@@ -21,7 +21,7 @@ from accounts.models import Role
 from hierarchy.audit import Actor
 from hierarchy.models import Subscriber
 from hierarchy.subscribers import mac_normalize
-from ledger.vouchers.limits import TooManyAttempts, redeem_allowed, redeem_failed
+from ledger.vouchers.limits import TooManyAttempts, pin_attempt, wrong_guess
 from ledger.vouchers.models import Channel, Recharge
 from ledger.vouchers.services import Redemption, VoucherRejected, voucher_redeem
 
@@ -42,18 +42,19 @@ class HotspotForm(forms.Form):
 def _redeem(request: HttpRequest, form: forms.Form, *, who: str, channel: str, **target: Any) -> Redemption | None:
     """Redeem under the brute-force limit; on refusal the reason goes on the form and nothing changed."""
     address = request.META.get("REMOTE_ADDR")
+    user = request.user if request.user.is_authenticated else None
     try:
-        redeem_allowed(address=address, who=who)
-        user = request.user if request.user.is_authenticated else None
-        return voucher_redeem(pin=form.cleaned_data["pin"], actor=Actor(user=user, ip=address), channel=channel,
-                              **target)
+        with pin_attempt(address=address, who=who) as wrong:
+            try:
+                return voucher_redeem(pin=form.cleaned_data["pin"], actor=Actor(user=user, ip=address),
+                                      channel=channel, **target)
+            except VoucherRejected as exc:
+                wrong[0] = True
+                form.add_error("pin", exc.message_dict.get("pin", exc.messages)[0])
+            except ValidationError as exc:  # e.g. the customer is disabled, or the package is not sold by its owner
+                form.add_error(None, "; ".join(exc.messages))
     except TooManyAttempts as exc:
         form.add_error("pin", str(exc))
-    except VoucherRejected as exc:
-        redeem_failed(address=address, who=who)
-        form.add_error("pin", exc.message_dict.get("pin", exc.messages)[0])
-    except ValidationError as exc:  # e.g. the customer is disabled, or the package is not sold by its owner
-        form.add_error(None, "; ".join(exc.messages))
     return None
 
 
@@ -98,8 +99,11 @@ def hotspot_login(request: HttpRequest) -> HttpResponse:
         customer = (Subscriber.objects.filter(mac_address__iexact=mac).first() if mac
                     else Subscriber.objects.filter(username=identity).first())
         if customer is None and mac is None:
-            redeem_failed(address=request.META.get("REMOTE_ADDR"), who=f"hotspot:{identity.lower()}")
-            form.add_error("identity", "No account with this username; use your device's MAC address.")
+            try:
+                wrong_guess(address=request.META.get("REMOTE_ADDR"), who=f"hotspot:{identity.lower()}")
+                form.add_error("identity", "No account with this username; use your device's MAC address.")
+            except TooManyAttempts as exc:
+                form.add_error("pin", str(exc))
         elif customer is not None:
             result = _redeem(request, form, who=f"customer:{customer.pk}", channel=Channel.HOTSPOT, customer=customer)
         else:

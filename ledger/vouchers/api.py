@@ -24,7 +24,7 @@ from ledger.api import Conflict
 from ledger.pricing import to_minor
 from ledger.services import IdempotencyConflict
 from ledger.vouchers import selectors
-from ledger.vouchers.limits import TooManyAttempts, redeem_allowed, redeem_failed
+from ledger.vouchers.limits import TooManyAttempts, pin_attempt
 from ledger.vouchers.models import Channel, Recharge, VoucherBatch
 from ledger.vouchers.pdf import batch_sheet
 from ledger.vouchers.recharge import recharge_purchase
@@ -198,15 +198,15 @@ class VoucherRedeem(APIView):
                 raise exceptions.ValidationError({"customer": ["No such customer in your scope."]})
         address, who = request.META.get("REMOTE_ADDR"), f"customer:{customer.pk}"
         try:
-            redeem_allowed(address=address, who=who)
+            with pin_attempt(address=address, who=who) as wrong:
+                try:
+                    result = voucher_redeem(pin=data.validated_data["pin"], customer=customer,
+                                            actor=actor_of(request), channel=Channel.API)
+                except VoucherRejected:
+                    wrong[0] = True
+                    raise
         except TooManyAttempts as exc:
             raise exceptions.Throttled(wait=exc.retry_after, detail=str(exc)) from None
-        try:
-            result = voucher_redeem(pin=data.validated_data["pin"], customer=customer, actor=actor_of(request),
-                                    channel=Channel.API)
-        except VoucherRejected:
-            redeem_failed(address=address, who=who)
-            raise
         body = {"voucher": result.voucher, "recharge": result.recharge, "expires_at": result.customer.expires_at}
         return Response(RedemptionSerializer(body).data)
 

@@ -83,6 +83,11 @@ def test_distributor_sells_its_stock_customer_redeems_staff_voids(alpha, beta):
     assert [v["number"] for v in stock] == [1, 2] and {v["status"] for v in stock} == {"new"}
     with schema_context(alpha.schema):
         unassigned = Voucher.objects.get(batch_id=batch["id"], number=3)
+        mine = [pin_format(pin_of(v)) for v in Voucher.objects.filter(distributor=seller)]
+        theirs = pin_format(pin_of(unassigned))
+    sheet = cards.get(f"/api/v1/voucher-batches/{batch['id']}/pdf/")
+    assert sheet.status_code == 200 and all(p.encode() in sheet.content for p in mine)
+    assert theirs.encode() not in sheet.content  # a distributor prints its own stock only
     assert cards.post(f"/api/v1/vouchers/{unassigned.pk}/sell/").status_code == 404
     assert api(alpha, alpha.sibling_user).post(f"/api/v1/vouchers/{stock[0]['id']}/sell/").status_code == 404
     assert api(beta, beta.admin).post(f"/api/v1/vouchers/{stock[0]['id']}/sell/").status_code == 404
