@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
@@ -27,7 +28,7 @@ def _worker(*args: str) -> subprocess.Popen[bytes]:
                             env=processes.child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _summary(worker: subprocess.Popen[bytes]) -> dict[str, int]:
+def _summary(worker: subprocess.Popen[bytes]) -> dict[str, Any]:
     out, err = worker.communicate(timeout=300)
     assert worker.returncode == 0, err.decode()[-3000:]
     return json.loads(out.decode().strip().splitlines()[-1])
@@ -42,12 +43,12 @@ def _total(*summaries: dict[str, int]) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def race(django_db_setup) -> Iterator[dict[str, str]]:
+def race(django_db_setup) -> Iterator[dict[str, Any]]:
     info = _summary(_worker("setup", "vrace"))
     yield info
-    _summary_drop = subprocess.run([processes.python(), "-m", "tests.vouchers.race_worker", "drop", info["schema"]],
-                                   cwd=processes.BASE_DIR, env=processes.child_env(), capture_output=True, timeout=120)
-    assert _summary_drop.returncode == 0
+    dropped = subprocess.run([processes.python(), "-m", "tests.vouchers.race_worker", "drop", str(info["schema"])],
+                             cwd=processes.BASE_DIR, env=processes.child_env(), capture_output=True, timeout=120)
+    assert dropped.returncode == 0, dropped.stderr.decode()[-2000:]
 
 
 def test_the_same_pin_redeems_once_under_concurrent_attempts(race):
