@@ -84,12 +84,13 @@ def batch_create(
                     commission_percent=commission_percent, redeem_unsold=redeem_unsold, note=note[:120],
                     created_by_id=_actor_id(actor),
                 )
-                pins = {pin_generate() for _ in range(count)}
+                # In drawing order: a card's number says nothing about its PIN.
+                pins: dict[str, None] = {}
                 while len(pins) < count:
-                    pins.add(pin_generate())
+                    pins[pin_generate()] = None
                 Voucher.objects.bulk_create([
                     Voucher(batch=batch, number=number, pin_digest=pin_digest(pin), pin_encrypted=secret_encrypt(pin))
-                    for number, pin in enumerate(sorted(pins), start=1)
+                    for number, pin in enumerate(pins, start=1)
                 ])
                 return batch
         except IntegrityError as exc:  # a digest already used by another batch (about 2^-79 per PIN)
@@ -117,8 +118,7 @@ def stock_assign(*, batch: VoucherBatch, distributor: User, count: int) -> list[
                 [distributor.pk, batch.pk, count],
             )
             ids = sorted(row[0] for row in cursor.fetchall())
-        if len(ids) < count:
-            transaction.set_rollback(True)
+        if len(ids) < count:  # raising inside the block rolls the assignment back
             raise ValidationError({"count": f"Only {len(ids)} unassigned vouchers left in this batch."})
     return ids
 

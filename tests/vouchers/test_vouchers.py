@@ -40,6 +40,7 @@ def test_pins_are_long_unambiguous_unique_and_stored_only_as_digest_and_cipherte
         vouchers = list(made.vouchers.all())
         pins = [pin_of(v) for v in vouchers]
         assert len(set(pins)) == 500 and len({v.pin_digest for v in vouchers}) == 500
+        assert pins != sorted(pins)  # a card's number says nothing about its PIN
         for pin, voucher in zip(pins, vouchers, strict=True):
             assert len(pin) == PIN_LENGTH >= 12 and set(pin) <= set(ALPHABET)
             assert not set(pin) & set("0O1IL")
