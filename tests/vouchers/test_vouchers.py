@@ -184,3 +184,20 @@ def test_database_refuses_backward_status_and_edits(alpha):
         with pytest.raises(DatabaseError, match="voucher_status_fields"), transaction.atomic():
             Voucher.objects.filter(pk=fresh.pk).update(status="sold")  # a sale without its time
         assert Voucher.objects.get(pk=sold.pk).status == VoucherStatus.REDEEMED
+
+
+def test_redemption_turns_radius_back_on(alpha):
+    def radius(table: str) -> dict[str, str]:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT attribute, value FROM {table} WHERE username = 'carol'")
+            return dict(cursor.fetchall())
+
+    with schema_context(alpha.schema):
+        Subscriber.objects.filter(pk=alpha.customer.pk).update(status=SubscriberStatus.EXPIRED,
+                                                               expires_at=timezone.now() - timedelta(hours=1))
+        assert radius("radcheck")["Auth-Type"] == "Reject"
+        _voucher, pin = sold_pin(alpha, quantity=6, unit="hours")
+        voucher_redeem(pin=pin, customer=_carol(alpha))
+        assert radius("radcheck") == {"Cleartext-Password": "pppoe-secret"}
+        timeout = int(radius("radreply")["Session-Timeout"])
+        assert 6 * 3600 - 120 <= timeout <= 6 * 3600  # until the new expiry (now cut to the minute)
