@@ -10,7 +10,9 @@ by the fraction f = purchased hours / package validity hours:
 - each ancestor earns ``floor((price - cost) x f)``; the ISP's sales revenue is the rest.
 So node amounts are rounded down and every rounding remainder goes to the ISP (as in every split of
 this ledger); the entry balances by construction. With f = 1 this is exactly an activation.
-A customer of the ISP itself posts nothing (it pays the ISP directly: payments).
+A customer of the ISP itself is charged the pro-rata price on its receivable (accrual:
+Dr receivable:c<id> / Cr sales_revenue); its payment (ledger.services.payment_record) settles it.
+A reseller's customer pays its reseller, off the ISP's books: its receivable is not touched.
 A voucher recharge (``source=voucher``) posts no wallet charge: the voucher's money was collected at
 its sale; its redemption entry is posted by ledger.vouchers.services.
 
@@ -31,7 +33,16 @@ from django.utils import timezone
 from hierarchy.audit import SYSTEM, Actor, AuditAction, audit_record
 from hierarchy.models import BillingMode, Package, Subscriber, SubscriberStatus
 from hierarchy.subscribers import subscriber_check_sale, subscriber_update
-from ledger.journal import Leg, LockedAccount, accounts_lock, entry_post, isp_account, money_atomic, node_account
+from ledger.journal import (
+    Leg,
+    LockedAccount,
+    accounts_lock,
+    customer_account,
+    entry_post,
+    isp_account,
+    money_atomic,
+    node_account,
+)
 from ledger.models import AccountKind, EntryKind, JournalEntry
 from ledger.pricing import Chain, chain_for, customer_price
 from ledger.services import IdempotencyConflict, payload_hash
@@ -79,7 +90,9 @@ def recharge_legs(*, customer: Subscriber, package: Package, hours: int, chain: 
         else chain.prices.get(owner.pk, chain.master_price)
     price = pro_rata(price_full, hours=hours, period_hours=period, round_up_half=True)
     if owner.depth == 0:
-        return RechargeQuote(legs=[], cost=0, price=price)
+        # The ISP's own customer owes the ISP the price (accrual): its payment settles the receivable.
+        legs = [Leg(customer_account(customer.pk), price), Leg(isp_account(AccountKind.SALES_REVENUE), -price)]
+        return RechargeQuote(legs=legs if price else [], cost=0, price=price)
     cost = pro_rata(chain.cost(owner), hours=hours, period_hours=period, round_up_half=True)
     payer = AccountKind.WALLET if owner.billing_mode == BillingMode.PREPAID else AccountKind.NODE_RECEIVABLE
     legs = [Leg(node_account(payer, owner.pk), cost)]
@@ -126,8 +139,10 @@ def recharge_apply(
     quote = recharge_legs(customer=customer, package=package, hours=hours)
     if source == RechargeSource.RESELLER and quote.legs:
         payer = quote.legs[0].account.code
-        locked: dict[str, LockedAccount] = accounts_lock((leg.account for leg in quote.legs), lock=[payer])
-        if customer.owner.billing_mode == BillingMode.PREPAID:
+        wallet = customer.owner.depth > 0 and customer.owner.billing_mode == BillingMode.PREPAID
+        locked: dict[str, LockedAccount] = accounts_lock((leg.account for leg in quote.legs),
+                                                         lock=[payer] if wallet else [])
+        if wallet:
             _ensure_funds(locked=locked, code=payer, needed=quote.cost, who=customer.owner.name)
         entry = entry_post(kind=EntryKind.RECHARGE, legs=quote.legs, locked=locked, actor_id=_actor_id(actor),
                            customer_id=customer.pk, node_id=customer.owner_id, package_id=package.pk,

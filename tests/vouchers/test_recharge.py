@@ -145,3 +145,20 @@ def test_disabled_customer_is_not_recharged(alpha):
         with pytest.raises(ValidationError):
             recharge_purchase(customer=_carol(alpha), package=alpha.package, quantity=1, unit="days")
         assert not JournalEntry.objects.filter(kind=EntryKind.RECHARGE).exists()
+
+
+def test_isp_customer_recharge_is_charged_to_its_receivable_and_a_payment_settles_it(alpha):
+    from ledger.services import payment_record
+
+    with schema_context(alpha.schema):
+        own = Subscriber.objects.create(username="isp-own", password="pw", package=alpha.package, owner=alpha.root)
+        own = Subscriber.objects.select_related("owner", "package").get(pk=own.pk)
+        recharge, _ = recharge_purchase(customer=own, package=alpha.package, quantity=3, unit="days",
+                                        actor=Actor(user=alpha.admin))
+        assert (recharge.price, recharge.cost) == (10_00, 0)  # 100.00 x 3/30, no wallet involved
+        check_deferred_now()
+        assert balance(f"receivable:c{own.pk}") == 10_00 and balance("sales_revenue") == -10_00
+        payment_record(customer=own, amount=10_00, method="cash", idempotency_key="isp-own-pay")
+        check_deferred_now()
+        assert balance(f"receivable:c{own.pk}") == 0 and balance("cash") == 10_00
+        assert ledger_check().ok
