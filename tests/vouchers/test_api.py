@@ -130,6 +130,8 @@ def test_distributor_sells_its_stock_customer_redeems_staff_voids(alpha, beta):
     assert by_day.content.decode().splitlines()[0] == "day,count,face_value,commission,voided,redeemed"
     assert api(alpha, alpha.sibling_user).get("/api/v1/reports/vouchers/sales/?by=day").json()["rows"] == []
     assert reseller.get("/api/v1/reports/vouchers/stock/?by=colour").status_code == 400
+    assert api(beta, beta.admin).get("/api/v1/reports/vouchers/stock/?by=batch").json()["rows"] == []
+    assert api(beta, beta.admin).get("/api/v1/vouchers/").json() == []
     with schema_context(alpha.schema):
         assert ledger_check().ok
 

@@ -162,3 +162,16 @@ def test_isp_customer_recharge_is_charged_to_its_receivable_and_a_payment_settle
         check_deferred_now()
         assert balance(f"receivable:c{own.pk}") == 0 and balance("cash") == 10_00
         assert ledger_check().ok
+
+
+def test_postpaid_owner_owes_the_recharge_instead_of_paying_from_a_wallet(alpha):
+    with schema_context(alpha.schema):
+        customer = Subscriber.objects.create(username="sib-cust", password="pw", package=alpha.package,
+                                             owner=alpha.sibling)  # the sibling reseller is postpaid
+        customer = Subscriber.objects.select_related("owner", "package").get(pk=customer.pk)
+        recharge, _ = recharge_purchase(customer=customer, package=alpha.package, quantity=12, unit="hours")
+        assert recharge.cost == 167  # 100.00 x 12/720 = 1.667 → 1.67
+        check_deferred_now()
+        assert balance(f"node_receivable:{alpha.sibling.pk}") == 167 and balance("sales_revenue") == -167
+        assert balance(f"receivable:c{customer.pk}") == 0
+        assert ledger_check().ok

@@ -183,6 +183,11 @@ def test_database_refuses_backward_status_and_edits(alpha):
         fresh = batch(alpha.root, alpha.package, count=1).vouchers.get()
         with pytest.raises(DatabaseError, match="voucher_status_fields"), transaction.atomic():
             Voucher.objects.filter(pk=fresh.pk).update(status="sold")  # a sale without its time
+        entries = JournalEntry.objects.count()
+        assert voucher_void(voucher=fresh).status == VoucherStatus.VOID and JournalEntry.objects.count() == entries
+        with pytest.raises(VoucherRejected) as error:
+            voucher_redeem(pin=pin_of(fresh), customer=_carol(alpha))
+        assert "cancelled" in str(error.value)
         assert Voucher.objects.get(pk=sold.pk).status == VoucherStatus.REDEEMED
 
 
