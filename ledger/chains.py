@@ -3,7 +3,7 @@
 A payment's split depends on the owner's chain (path, shares, package prices, commission modes) and the
 master price. Reading them costs a query per payment; caching them blindly would split on stale prices
 after a change. So each cached chain carries the *fingerprint* PostgreSQL computed for it
-(``ledger_chain_fingerprint``, migration 0005) and ``ledger_payment_post`` compares it with the current
+(``ledger_chain_fingerprint``, migration 0006) and ``ledger_payment_post`` compares it with the current
 one in the same statement that posts: a stale chain posts nothing, is read again and the split redone.
 """
 

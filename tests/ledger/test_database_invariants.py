@@ -139,7 +139,7 @@ def test_postings_cannot_be_added_to_a_checked_entry(alpha):
 
 
 def test_a_posting_needs_an_existing_account_and_entry(alpha):
-    # No foreign-key constraints on postings (migration 0005): the statement trigger checks both.
+    # No foreign-key constraints on postings (migration 0006): the statement trigger checks both.
     with schema_context(alpha.schema):
         bank, _ = _accounts()
         entry = ENTRY

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledger', '0005_ledger_fast_path'),
+        ('ledger', '0006_ledger_fast_path'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -202,7 +202,7 @@ DROP FUNCTION ledger_chain_fingerprint(bigint, bigint);
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0004_entry_dimensions_commission_expense")]
+    dependencies = [("ledger", "0005_voucher_accounts")]
     operations = [
         # Postings lose their foreign-key constraints (the statement trigger below checks both references) and
         # the account_id index (posting_account_entry covers it); the payment's idempotency key its LIKE index.
