@@ -35,6 +35,7 @@ from ledger.serializers import (
 from ledger.services import (
     AlreadyReversed,
     IdempotencyConflict,
+    StaleChain,
     entry_attachments_add,
     manual_entry_record,
     payment_record,
@@ -92,6 +93,8 @@ class PaymentListCreate(APIView):
             )
         except IdempotencyConflict as exc:
             raise Conflict("This Idempotency-Key was already used with a different payment.") from exc
+        except StaleChain as exc:
+            raise Conflict("The customer's prices changed while the payment was recorded; send it again.") from exc
         payment = Payment.objects.select_related("entry").get(pk=payment.pk)
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
