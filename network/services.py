@@ -165,6 +165,32 @@ def _queue(*, kind: str, subscriber: Subscriber, attributes: dict[str, str]) -> 
     return actions
 
 
+def tenant_sessions_disconnect() -> list[DisconnectRequest]:
+    """Send a Disconnect-Request for every open session of the current tenant (the ISP was
+    suspended), after the caller's transaction commits; logged and retried like any other."""
+    from network.tasks import radius_action_send
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT host(a.clientipaddress), a.acctsessionid, a.username, s.id FROM radius.radacct AS a"
+            " LEFT JOIN hierarchy_subscriber AS s ON a.username IN (s.username, s.mac_address)"
+            " WHERE a.tenant = %s AND a.acctstoptime IS NULL ORDER BY a.radacctid",
+            [schema_current()],
+        )
+        sessions = cursor.fetchall()
+    nases = {n.address: n for n in Nas.objects.filter(address__in={row[0] for row in sessions})}
+    actions = []
+    with transaction.atomic():
+        for address, session_id, username, subscriber_id in sessions:
+            action = DisconnectRequest.objects.create(
+                kind=RadiusActionKind.DISCONNECT, subscriber_id=subscriber_id, username=username or "",
+                nas=nases.get(address), nas_address=address, acct_session_id=session_id, attributes={},
+            )
+            actions.append(action)
+            transaction.on_commit(functools.partial(radius_action_send.delay, schema_current(), action.pk))
+    return actions
+
+
 def subscriber_disconnect(*, subscriber: Subscriber) -> list[DisconnectRequest]:
     """Send a Disconnect-Request (RFC 5176) for each open session of the subscriber, after the
     caller's transaction commits. The hook for suspension, expiry and non-payment."""
