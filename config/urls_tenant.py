@@ -10,4 +10,5 @@ urlpatterns = [
     path("logout/", account_views.logout_view, name="logout"),
     path("healthz", healthz, name="healthz"),
     path("api/", include("api.urls")),
+    path("network/", include("portal.network_urls")),
 ]

@@ -197,6 +197,22 @@ def subscriber_disconnect(*, subscriber: Subscriber) -> list[DisconnectRequest]:
     return _queue(kind=RadiusActionKind.DISCONNECT, subscriber=subscriber, attributes={})
 
 
+def session_disconnect(
+    *, subscriber: Subscriber, username: str, nas_address: str, acct_session_id: str
+) -> DisconnectRequest:
+    """Drop one live session (the panel's Disconnect button): a Disconnect-Request to its NAS after
+    the caller's transaction commits, logged and retried like the others."""
+    from network.tasks import radius_action_send
+
+    action = DisconnectRequest.objects.create(
+        kind=RadiusActionKind.DISCONNECT, subscriber=subscriber, username=username,
+        nas=Nas.objects.filter(address=nas_address).first(), nas_address=nas_address,
+        acct_session_id=acct_session_id, attributes={},
+    )
+    transaction.on_commit(functools.partial(radius_action_send.delay, schema_current(), action.pk))
+    return action
+
+
 def subscriber_rate_change(*, subscriber: Subscriber) -> list[DisconnectRequest]:
     """Send a CoA-Request with the subscriber's current rate (from the radreply view) to each NAS
     holding an open session; call after a package change."""
