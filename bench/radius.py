@@ -83,8 +83,8 @@ def _seed_tenant(n: int, users: int) -> None:
                     "INSERT INTO hierarchy_subscriber (username, password, connection_type, ip_address, status,"
                     " billing_day, full_name, mobile, email, address, zone, custom_fields, created, updated,"
                     " owner_id, package_id)"
-                    " SELECT 'user' || i, 'pass' || i, CASE WHEN i % 10 = 0 THEN 'static' ELSE 'pppoe' END,"
-                    " CASE WHEN i % 10 = 0 THEN ('100.64.' || i / 250 || '.' || 1 + i % 250)::inet END, 'active',"
+                    " SELECT 'user' || i, 'pass' || i, CASE WHEN i %% 10 = 0 THEN 'static' ELSE 'pppoe' END,"
+                    " CASE WHEN i %% 10 = 0 THEN ('100.64.' || i / 250 || '.' || 1 + i %% 250)::inet END, 'active',"
                     " 1, '', '', '', '', '', '{}', now(), now(), %s, %s FROM generate_series(0, %s) AS i",
                     [root.pk, package.pk, users - 1],
                 )
@@ -263,6 +263,25 @@ def load(
     return {"rps": len(latencies) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "failures": failures}
 
 
+def _cpu_seconds(radiusd: int, role: str) -> dict[int, float]:
+    """CPU time so far of FreeRADIUS and of its PostgreSQL sessions, per process: the cost of a
+    request whatever else the machine runs (wall-clock figures suffer from every other process)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE usename = %s", [role])
+        pids = [radiusd, *(row[0] for row in cursor.fetchall())]
+    tick = os.sysconf("SC_CLK_TCK")
+    result = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        result[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return result
+
+
 # Packet makers: module level, so forked load processes find them by name.
 _shape = {"users": 1000, "tenants": 100, "run": "x"}
 
@@ -308,7 +327,7 @@ def main() -> None:
         "--warmup",
         type=int,
         default=None,
-        help="Requests before measuring (default 20 per ISP: every FreeRADIUS database"
+        help="Requests before measuring (default 60 per ISP: every FreeRADIUS database"
         " connection plans each ISP's lookup once)",
     )
     args = parser.parse_args()
@@ -333,7 +352,7 @@ def main() -> None:
     )
     _shape.update(users=args.users, tenants=args.tenants, run=secrets.token_hex(3))
     nases = [(nas_address(n), f"bench-secret-{n}") for n in range(args.tenants)]
-    warmup = args.warmup if args.warmup is not None else 20 * args.tenants
+    warmup = args.warmup if args.warmup is not None else 60 * args.tenants
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, queries, make in (
@@ -352,9 +371,13 @@ def main() -> None:
             try:
                 target = Target(server.auth_port, server.acct_port, nases)
                 load(make, target, requests=warmup, concurrency=args.concurrency, ok=rp.AccessAccept)
+                assert server.process is not None
+                before = _cpu_seconds(server.process.pid, settings.RADIUS_DB_ROLE)
                 results[name] = load(
                     make, target, requests=args.requests, concurrency=args.concurrency, ok=rp.AccessAccept
                 )
+                used = _cpu_seconds(server.process.pid, settings.RADIUS_DB_ROLE)
+                results[name]["cpu_us"] = sum(used[pid] - before.get(pid, 0.0) for pid in used) / args.requests * 1e6
                 if name == "views":
                     results["accounting"] = load(
                         acct_request,
@@ -378,6 +401,11 @@ def main() -> None:
             f"  non-accept {r['failures']:.0f}"
         )
     ratio = results["views"]["rps"] / results["flat"]["rps"]
+    cpu_ratio = results["flat"]["cpu_us"] / results["views"]["cpu_us"]
+    print(
+        f"  CPU per Access-Request (FreeRADIUS + its PostgreSQL sessions): views {results['views']['cpu_us']:.0f} us,"
+        f" flat {results['flat']['cpu_us']:.0f} us; capacity ratio views/flat {cpu_ratio:.2f}"
+    )
     a = results["accounting"]
     print(
         f"  accounting (views server): {a['rps']:7.0f} packets/s  p50 {a['p50_ms']:.2f} ms  p99 {a['p99_ms']:.2f} ms"

@@ -217,11 +217,13 @@ BEGIN
         PERFORM pg_catalog.set_config('backhaul.radius_reply_for', '', false);
         RETURN;
     END IF;
-    -- The tenant's plpgsql lookup (cached plan) reads its own schema's views; search_path is
-    -- reset when this function returns.
+    -- The tenant's radius_lookup (plpgsql, plans cached per session) reads the schema on the
+    -- search_path. The path is set back at once: a statement of this function run under another
+    -- path than the one it was planned with would be planned again (on every change of tenant).
     PERFORM pg_catalog.set_config('search_path', pg_catalog.quote_ident(tenant_schema) || ', pg_catalog', true);
     EXECUTE format('SELECT pg_catalog.array_agg(i) FROM %I.radius_lookup($1, $2) AS i', tenant_schema)
         INTO items USING check_items.username, radius.mac_key(check_items.username);
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     -- Kept for this connection's next reply_items call, keyed by what it will ask for. Only
     -- what this function computed is ever read back: reply_items recomputes on any mismatch.
     PERFORM pg_catalog.set_config('backhaul.radius_reply',
@@ -259,6 +261,7 @@ BEGIN
         'SELECT i.id, i.username, i.attribute, i.value, i.op FROM %I.radius_lookup($1, $2) AS i'
         ' WHERE i.kind = ''reply'' ORDER BY i.id', tenant_schema)
         USING reply_items.username, radius.mac_key(reply_items.username);
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 END
 $fn$;
 REVOKE ALL ON FUNCTION radius.reply_items(text, text) FROM PUBLIC;
