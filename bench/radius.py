@@ -283,7 +283,7 @@ def _cpu_seconds(radiusd: int, role: str) -> dict[int, float]:
 
 
 # Packet makers: module level, so forked load processes find them by name.
-_shape = {"users": 1000, "tenants": 100, "run": "x"}
+_shape: dict[str, Any] = {"users": 1000, "tenants": 100, "run": "x"}
 
 
 def views_request(client: Any, r: int) -> Any:

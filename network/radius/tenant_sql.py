@@ -14,9 +14,10 @@ Created in the template schema (and every existing tenant schema) by network mig
 so each cloned tenant has them. The function's names are unqualified: it reads the schema on the
 search_path, which ``radius.check_items`` sets to the NAS's tenant for the call. Each tenant has
 its own copy so that every copy's plans, cached per database session, stay valid (a plan is
-made again whenever search_path differs from the one it was made under). The views pass the
-``tableoid`` of the subscriber row they stand on, so a view read under another schema's
-search_path returns nothing rather than that schema's rows. The tenant's own row in
+made again whenever search_path differs from the one it was made under). The views go through
+``radius_view_items``, which sets search_path to the schema of the view's own table for the call,
+so a view reads its own schema whatever the reader's search_path (and ``radius_lookup`` checks
+the table it read against the one it was given). The tenant's own row in
 ``radius.tenant`` is found through the schema of ``hierarchy_subscriber`` itself, so no schema
 name is written anywhere and a cloned copy needs no rewriting.
 
@@ -31,10 +32,7 @@ def _key(alias: str = "") -> str:
     """The RADIUS user name of a subscriber (what FreeRADIUS looks it up by), as SQL. Every use
     must spell it identically for the planner to use the index."""
     a = f"{alias}." if alias else ""
-    return (
-        f"(CASE WHEN {a}connection_type = 'hotspot' THEN radius.mac_key({a}mac_address)"
-        f" ELSE {a}username::text END)"
-    )
+    return f"(CASE WHEN {a}connection_type = 'hotspot' THEN radius.mac_key({a}mac_address) ELSE {a}username::text END)"
 
 
 # Both kinds of lookup (login and MAC key) in one index probe.
@@ -155,12 +153,28 @@ END
 $fn$;
 """
 
+# What the views call: radius_lookup under the search_path of the table ``rel`` (the view's own
+# hierarchy_subscriber), whatever the reader's search_path; the reader's comes back on return.
+VIEW_LOOKUP_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION radius_view_items(key text, rel oid) RETURNS SETOF radius.item
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    PERFORM pg_catalog.set_config('search_path',
+        (SELECT c.relnamespace::regnamespace::text FROM pg_catalog.pg_class AS c WHERE c.oid = rel) || ', pg_catalog',
+        true);
+    RETURN QUERY SELECT * FROM radius_lookup(key, NULL, rel);
+END
+$fn$;
+"""
+
 # The function applied to every subscriber (a subscriber's own rows only: i.id / 8 is its id).
 ITEMS_VIEW = f"""
 CREATE VIEW radius_items AS
 SELECT s.id AS subscriber_id, i.kind, i.id, {_key("s")} AS username, i.attribute, i.op, i.value
 FROM hierarchy_subscriber AS s
-CROSS JOIN LATERAL radius_lookup({_key("s")}, NULL, s.tableoid) AS i
+CROSS JOIN LATERAL radius_view_items({_key("s")}, s.tableoid) AS i
 WHERE i.id / 8 = s.id;
 """
 
@@ -181,11 +195,12 @@ _DROP_0002 = [
     "DROP INDEX IF EXISTS radius_subscriber_mac_key;",
 ]
 
-FORWARD = [*_DROP_0002, KEY_INDEX, LOOKUP_FUNCTION, ITEMS_VIEW, RADCHECK_VIEW, RADREPLY_VIEW]
+FORWARD = [*_DROP_0002, KEY_INDEX, LOOKUP_FUNCTION, VIEW_LOOKUP_FUNCTION, ITEMS_VIEW, RADCHECK_VIEW, RADREPLY_VIEW]
 BACKWARD = [
     "DROP VIEW IF EXISTS radreply;",
     "DROP VIEW IF EXISTS radcheck;",
     "DROP VIEW IF EXISTS radius_items;",
+    "DROP FUNCTION IF EXISTS radius_view_items(text, oid);",
     "DROP FUNCTION IF EXISTS radius_lookup(text, text, oid);",
     "DROP INDEX IF EXISTS radius_subscriber_key;",
 ]

@@ -147,8 +147,9 @@ def test_suspending_the_isp_disconnects_all_its_live_sessions(
     from tests.radius.support import free_udp_ports
     from tests.support.personas import PASSWORD
 
-    epsilon = tenant_create(name="Epsilon Net", slug="epsilon", admin_email="admin@epsilon.test",
-                            admin_password=PASSWORD)
+    epsilon = tenant_create(
+        name="Epsilon Net", slug="epsilon", admin_email="admin@epsilon.test", admin_password=PASSWORD
+    )
     address, secret = "127.0.0.7", "secret-epsilon"
     port = free_udp_ports(1, address)[0]
     with schema_context(epsilon.schema_name):

@@ -91,8 +91,10 @@ def test_a_new_tenant_gets_partitions_and_a_deleted_one_takes_them_along(radius_
 
     def partitions() -> set[str]:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT relname FROM pg_class WHERE relnamespace = 'radius'::regnamespace"
-                           " AND relname LIKE %s", ["%isp_delta"])
+            cursor.execute(
+                "SELECT relname FROM pg_class WHERE relnamespace = 'radius'::regnamespace AND relname LIKE %s",
+                ["%isp_delta"],
+            )
             return {row[0] for row in cursor.fetchall()}
 
     tenant = tenant_create(name="Delta", slug="delta", admin_email="admin@delta.test", admin_password=PASSWORD)
@@ -132,6 +134,30 @@ def test_freeradius_lookup_agrees_with_the_views(as_radius: psycopg.Connection[A
         assert names
         for name in names:
             for function, view in (("check_items", "radcheck"), ("reply_items", "radreply")):
-                cursor.execute(f"SELECT attribute, value FROM isp_alpha.{view} WHERE username = %s ORDER BY id",
-                               [name])
+                cursor.execute(f"SELECT attribute, value FROM isp_alpha.{view} WHERE username = %s ORDER BY id", [name])
                 assert _avps(as_radius, function, "127.0.0.2", name) == cursor.fetchall(), (name, view)
+
+
+def test_a_view_reads_its_own_schema_whatever_the_search_path(radius_db: Database) -> None:
+    """radius_lookup reads the schema on the search_path; the views set it to their own schema for
+    the call, so alpha's view read while beta's schema (or none) is on the path gives alpha's rows."""
+    from tests.radius.conftest import isp, make_subscriber
+
+    alpha, beta = isp("alpha"), isp("beta")
+    mine = make_subscriber(alpha.schema, owner=alpha.root, package=alpha.package)
+    theirs = make_subscriber(beta.schema, owner=beta.root, package=beta.package)
+    query = "SELECT username, value FROM isp_alpha.radcheck WHERE username IN (%s, %s)"
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("SET search_path = isp_beta, public")
+            cursor.execute(query, [mine.username, theirs.username])
+            under_beta = cursor.fetchall()
+            cursor.execute("SHOW search_path")
+            after = cursor.fetchone()
+            cursor.execute("SET search_path = public")
+            cursor.execute(query, [mine.username, theirs.username])
+            under_public = cursor.fetchall()
+        finally:
+            cursor.execute("SET search_path = public")
+    assert under_beta == under_public == [(mine.username, mine.password)]
+    assert after == ("isp_beta, public",)  # the reader's path is back
