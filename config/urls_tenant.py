@@ -11,4 +11,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/", include("api.urls")),
     path("", include("portal.voucher_urls")),
+    path("network/", include("portal.network_urls")),
 ]
