@@ -11,5 +11,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/", include("api.urls")),
     path("", include("portal.voucher_urls")),
+    path("network/", include("portal.network_urls")),
     path("reports/", include("portal.report_views")),
 ]
