@@ -92,6 +92,7 @@ TENANT_APPS = [
     "accounts",
     "hierarchy",
     "ledger",
+    "ledger.billing",
     "network",
     "portal",
     "api",
