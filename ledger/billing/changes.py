@@ -110,7 +110,7 @@ def package_change_confirm(*, customer: Subscriber, package: Package, on: dateti
                     reason=f"Unused {amounts.days_remaining}/{amounts.days_in_period} days of {old_package.name}")
             if amounts.charge.total > 0:
                 line = LineSpec(
-                    description=f"{package.name} {day:%d %b} – {quote.period[1]:%d %b %Y} "
+                    description=f"{package.name} {day:%d %b} - {quote.period[1]:%d %b %Y} "
                                 f"({amounts.days_remaining}/{amounts.days_in_period} days)",
                     unit_price=quote.new_price, amounts=amounts.charge, tax_rate=quote.new_tax_rate,  # type: ignore[arg-type]
                     package=package, period=(day, quote.period[1]),

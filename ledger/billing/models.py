@@ -153,7 +153,7 @@ class DocumentCounter(models.Model):
 
 
 class Invoice(models.Model):
-    number = models.CharField(max_length=32, null=True, blank=True, unique=True)  # noqa: DJ001 (NULL while draft)
+    number = models.CharField(max_length=32, null=True, blank=True, unique=True)
     sequence = models.BigIntegerField(null=True, blank=True, unique=True)
     customer = models.ForeignKey("hierarchy.Subscriber", on_delete=models.PROTECT, related_name="invoices")
     owner = models.ForeignKey("hierarchy.Operator", on_delete=models.PROTECT, related_name="+",
