@@ -87,7 +87,11 @@ class InvoiceFilterSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["regular", "proration", "late_fee"], required=False)
     issued_from = serializers.DateField(required=False)
     issued_to = serializers.DateField(required=False)
-    overdue = serializers.BooleanField(required=False)
+    # (A BooleanField would read a missing query parameter as False.)
+    overdue = serializers.ChoiceField(choices=["true", "false"], required=False)
+
+    def validate_overdue(self, value: str) -> bool:
+        return value == "true"
 
 
 class CreditNoteSerializer(serializers.ModelSerializer):
