@@ -29,7 +29,7 @@ from tenants.models import Tenant
 CANDIDATES = """
 CREATE TEMP TABLE billing_bulk ON COMMIT DROP AS
 WITH due AS (
-    SELECT s.id AS customer_id, s.owner_id, s.package_id, s.username, p.name AS package_name,
+    SELECT s.id AS customer_id, s.owner_id, s.package_id, s.username, p.name AS package_name, f.start_date,
            CASE WHEN f.terms = 'prepaid' THEN %(prepaid_start)s::date ELSE %(postpaid_start)s::date END AS period_start,
            CASE WHEN f.terms = 'prepaid' THEN %(prepaid_end)s::date ELSE %(postpaid_end)s::date END AS period_end,
            (COALESCE(s.special_price, CASE WHEN o.depth = 0 THEN p.price ELSE a.price END) * 100)::bigint AS price,
@@ -51,12 +51,12 @@ WITH due AS (
     SELECT priced.*, ((amount - discount) * tax_bp + 5000) / 10000 AS tax FROM priced
 )
 SELECT taxed.*, amount - discount + tax AS total,
-       nextval(pg_get_serial_sequence('billing_invoice', 'id')) AS invoice_id,
-       nextval(pg_get_serial_sequence('ledger_journalentry', 'id')) AS entry_id,
+       nextval(%(invoice_seq)s::regclass) AS invoice_id,
+       nextval(%(entry_seq)s::regclass) AS entry_id,
        row_number() OVER (ORDER BY customer_id) AS rn
   FROM taxed
  WHERE amount - discount + tax > 0
-   AND period_start >= (SELECT start_date FROM billing_billingprofile WHERE customer_id = taxed.customer_id)
+   AND period_start >= start_date
    AND NOT EXISTS (SELECT 1 FROM billing_invoice i WHERE i.customer_id = taxed.customer_id AND i.kind = 'regular'
                    AND i.period_start = taxed.period_start AND i.status <> 'void')
    AND NOT EXISTS (SELECT 1 FROM billing_promoredemption r WHERE r.customer_id = taxed.customer_id
@@ -123,6 +123,11 @@ def invoices_issue_bulk(*, on: datetime.date) -> int:
         "revenue": AccountKind.SALES_REVENUE.value, "tax": AccountKind.TAX_PAYABLE.value,
         "prefix": settings.number_prefix, "series": INVOICE_SERIES,
     }
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('billing_invoice', 'id'),"
+                       " pg_get_serial_sequence('ledger_journalentry', 'id')")
+        params["invoice_seq"], params["entry_seq"] = cursor.fetchone()
 
     def work() -> int:
         accounts_lock([isp_account(AccountKind.SALES_REVENUE), isp_account(AccountKind.TAX_PAYABLE)])
