@@ -162,16 +162,20 @@ def entry_post(
     reversal_of: JournalEntry | None = None,
     locked: dict[str, LockedAccount] | None = None,
     entry: JournalEntry | None = None,
+    customer_id: int | None = None,
+    node_id: int | None = None,
+    package_id: int | None = None,
 ) -> JournalEntry:
     """Insert a balanced entry. Must run inside a money transaction. ``locked`` are accounts the caller
-    already resolved/locked; ``entry`` an entry it already inserted (to claim a unique key first)."""
+    already resolved/locked; ``entry`` an entry it already inserted (to claim a unique key first).
+    ``customer_id``/``node_id``/``package_id`` are the entry's reporting dimensions."""
     legs = [leg for leg in legs if leg.amount != 0]
     if locked is None or any(leg.account.code not in locked for leg in legs):
         locked = {**accounts_lock(leg.account for leg in legs), **(locked or {})}
     if entry is None:
         entry = JournalEntry.objects.create(
             kind=kind, reason=reason[:255], actor_id=actor_id, external_reference=external_reference[:128],
-            reversal_of=reversal_of,
+            reversal_of=reversal_of, customer_id=customer_id, node_id=node_id, package_id=package_id,
         )
     currency = ledger_currency()
     Posting.objects.bulk_create([

@@ -29,6 +29,7 @@ class AccountKind(models.TextChoices):
     REFUNDS = "refunds", "Refunds"
     EXPENSES = "expenses", "Expenses"
     OTHER_INCOME = "other_income", "Other income"
+    COMMISSION_EXPENSE = "commission_expense", "Commissions earned by resellers"
     # Per operator node.
     WALLET = "wallet", "Prepaid wallet (owed to the node)"
     COMMISSION_PAYABLE = "commission_payable", "Commission payable (owed to the node)"
@@ -39,7 +40,7 @@ class AccountKind(models.TextChoices):
 ISP_KINDS = {
     AccountKind.CASH, AccountKind.BANK, AccountKind.STRIPE_CLEARING, AccountKind.SALES_REVENUE,
     AccountKind.TAX_PAYABLE, AccountKind.LATE_FEE_INCOME, AccountKind.REFUNDS, AccountKind.EXPENSES,
-    AccountKind.OTHER_INCOME,
+    AccountKind.OTHER_INCOME, AccountKind.COMMISSION_EXPENSE,
 }
 NODE_KINDS = {AccountKind.WALLET, AccountKind.COMMISSION_PAYABLE, AccountKind.CASH_HELD, AccountKind.NODE_RECEIVABLE}
 
@@ -127,6 +128,13 @@ class JournalEntry(models.Model):
     external_reference = models.CharField(max_length=128, blank=True)
     reversal_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
                                        related_name="reversed_by")
+    # Reporting dimensions, fixed when the entry is posted: the customer it concerns, the operator node
+    # (the customer's owner at the time, or the node a top-up/settlement is with) and the package sold.
+    customer = models.ForeignKey("hierarchy.Subscriber", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
+    node = models.ForeignKey("hierarchy.Operator", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    package = models.ForeignKey("hierarchy.Package", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")
 
     class Meta:
         ordering = ["id"]

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from hierarchy.models import Operator, Subscriber
-from ledger.commission import commission_split
+from ledger.commission import Split, commission_split
 from ledger.journal import (
     AccountRef,
     Leg,
@@ -73,6 +73,18 @@ class _Replay(Exception):
     pass
 
 
+def payment_legs(*, money: AccountRef, customer_id: int, amount: int, split: Split) -> list[Leg]:
+    """A payment settles the customer's receivable (what its invoices and purchases charged; below zero it
+    is credit for future ones) and pays each node of the chain its commission, an expense of the ISP.
+    What the ISP keeps is its revenue from the sale minus these commissions."""
+    legs = [Leg(money, amount), Leg(customer_account(customer_id), -amount)]
+    commissions = [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share) for node_id, share in split.nodes]
+    total = -sum(leg.amount for leg in commissions)
+    if total:
+        legs += [Leg(isp_account(AccountKind.COMMISSION_EXPENSE), total), *commissions]
+    return legs
+
+
 def payment_record(
     *,
     customer: Subscriber,
@@ -101,9 +113,8 @@ def payment_record(
         chain = chain_for(owner=customer.owner, package=customer.package)
         split = commission_split(gross=amount, chain=chain.commission_chain(),
                                  customer_price=customer_price(customer=customer, chain=chain))
-        legs = [Leg(money_account_for(method=method, collector=collector), amount),
-                Leg(isp_account(AccountKind.SALES_REVENUE), -split.isp)]
-        legs += [Leg(node_account(AccountKind.COMMISSION_PAYABLE, node_id), -share) for node_id, share in split.nodes]
+        legs = payment_legs(money=money_account_for(method=method, collector=collector), customer_id=customer.pk,
+                            amount=amount, split=split)
         accounts = accounts_lock(leg.account for leg in legs)
         values, posting_params = postings_sql(legs, accounts)
         currency = ledger_currency()
@@ -111,8 +122,8 @@ def payment_record(
         # If the key is taken the payment insert yields no row, no posting is inserted and we roll back.
         with connection.cursor() as cursor:
             cursor.execute(
-                "WITH e AS (INSERT INTO ledger_journalentry (kind, created, actor_id, reason, external_reference)"
-                "  VALUES ('payment', now(), %s, %s, %s) RETURNING id),"
+                "WITH e AS (INSERT INTO ledger_journalentry (kind, created, actor_id, reason, external_reference,"
+                "  customer_id, node_id, package_id) VALUES ('payment', now(), %s, %s, %s, %s, %s, %s) RETURNING id),"
                 " p AS (INSERT INTO ledger_payment (customer_id, amount, currency, method, collector_id,"
                 "  idempotency_key, payload_hash, entry_id, created) SELECT %s, %s, %s, %s, %s, %s, %s, e.id, now()"
                 "  FROM e ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, entry_id, created),"
@@ -121,6 +132,7 @@ def payment_record(
                 f"  (VALUES {values}) AS v (account_id, debit, credit))"
                 " SELECT id, entry_id, created FROM p",
                 [actor_id, f"Payment by {customer.username} ({method})", external_reference[:128],
+                 customer.pk, customer.owner_id, customer.package_id,
                  customer.pk, amount, currency, method, collector.pk if collector else None, idempotency_key,
                  digest, currency, *posting_params],
             )
@@ -156,7 +168,9 @@ def entry_reverse(
 
     def work() -> JournalEntry:
         reversal = JournalEntry.objects.create(kind=kind, reason=reason, actor_id=actor_id, reversal_of=entry,
-                                               external_reference=external_reference[:128])
+                                               external_reference=external_reference[:128],
+                                               customer_id=entry.customer_id, node_id=entry.node_id,
+                                               package_id=entry.package_id)
         legs = []
         for code, kind_, owner_id, customer_id, debit, credit in entry.postings.values_list(
             "account__code", "account__kind", "account__owner_id", "account__customer_id", "debit", "credit"
@@ -175,12 +189,12 @@ def entry_reverse(
 
 def payment_refund(*, payment: Payment, actor_id: int | None = None, reason: str = "",
                    chargeback: bool = False) -> JournalEntry:
-    """Reverse the payment and its whole split; the ISP's part goes to the refunds contra account."""
+    """Reverse the payment and its whole split: the money goes back, the customer's receivable is charged
+    again and the commissions are taken back. (Cancelling what was sold is a credit note, not a refund.)"""
     label = "Chargeback" if chargeback else "Refund"
     return entry_reverse(
         entry=payment.entry, kind=EntryKind.REFUND, actor_id=actor_id,
         reason=f"{label} of payment #{payment.pk}" + (f": {reason}" if reason else ""),
-        redirect={AccountKind.SALES_REVENUE.value: isp_account(AccountKind.REFUNDS)},
     )
 
 
@@ -212,7 +226,7 @@ def settlement_record(
     }[SettlementDirection(direction)]
 
     def work() -> Settlement:
-        entry = entry_post(kind=EntryKind.SETTLEMENT, actor_id=actor_id,
+        entry = entry_post(kind=EntryKind.SETTLEMENT, actor_id=actor_id, node_id=node.pk,
                            reason=reason or f"Settlement with {node.name} ({direction})",
                            legs=[Leg(debit, amount), Leg(credit, -amount)])
         return Settlement.objects.create(node=node, direction=direction, method=method, amount=amount, entry=entry)

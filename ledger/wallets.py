@@ -71,7 +71,8 @@ def wallet_topup(
                                else [wallet.code])
         if method == "parent_wallet" and node.parent is not None:
             _ensure_funds(locked=locked, code=source.code, needed=amount, who=node.parent.name)
-        entry = entry_post(kind=EntryKind.TOPUP, reason=f"Wallet top-up of {node.name} ({method})", actor_id=actor_id,
+        entry = entry_post(kind=EntryKind.TOPUP, node_id=node.pk, actor_id=actor_id,
+                           reason=f"Wallet top-up of {node.name} ({method})",
                            legs=[Leg(source, amount), Leg(wallet, -amount)], locked=locked,
                            external_reference=external_reference)
         return WalletTopup.objects.create(node=node, amount=amount, method=method, idempotency_key=key,
@@ -122,6 +123,8 @@ def subscriber_activate(*, subscriber: Subscriber, actor_id: int | None = None) 
             if locked_sub.owner.billing_mode == BillingMode.PREPAID:
                 _ensure_funds(locked=locked, code=legs[0].account.code, needed=cost, who=locked_sub.owner.name)
             entry = entry_post(kind=EntryKind.ACTIVATION, legs=legs, locked=locked, actor_id=actor_id,
+                               customer_id=locked_sub.pk, node_id=locked_sub.owner_id,
+                               package_id=locked_sub.package_id,
                                reason=f"Activation of {locked_sub.username} ({locked_sub.package.name})")
         package = locked_sub.package
         now = timezone.now()

@@ -12,11 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from config.debian import apt_install
 from network.radius import config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PACKAGES = ("freeradius", "freeradius-postgresql")
-INSTALL_COMMAND = ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]
 
 
 def missing() -> bool:
@@ -29,14 +29,7 @@ def ensure_installed() -> None:
     """apt-get install as root; otherwise say exactly what to run, and stop."""
     if not missing():
         return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise SystemExit(
-            "FreeRADIUS is not installed. Install it with:\n"
-            f"    sudo apt-get update && sudo {' '.join(INSTALL_COMMAND)}"
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(INSTALL_COMMAND, check=True, env=env)
+    apt_install(PACKAGES, purpose="FreeRADIUS (make radius)")
     # Debian starts the packaged service on install; ours runs with its own config.
     subprocess.run(["systemctl", "disable", "--now", "freeradius"], check=False, capture_output=True)
 

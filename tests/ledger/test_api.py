@@ -76,20 +76,23 @@ def test_accounts_are_scoped_and_trial_balance_is_zero(alpha):
     pay(api(alpha, alpha.admin), alpha.customer.pk, key="tb")
     accounts = api(alpha, alpha.admin).get("/api/v1/ledger/accounts/").json()["results"]
     by_code = {a["code"]: a for a in accounts}
-    assert by_code["sales_revenue"]["balance"] == "-40.00" and by_code["sales_revenue"]["owner"] is None
+    assert by_code["commission_expense"]["balance"] == "60.00" and by_code["commission_expense"]["owner"] is None
+    receivable = by_code[f"receivable:c{alpha.customer.pk}"]
+    assert receivable["balance"] == "-100.00" and receivable["customer"] == alpha.customer.pk
     commission = by_code[f"commission_payable:{alpha.reseller.pk}"]
     assert commission["owner"] == alpha.reseller.pk and commission["customer"] is None
     assert {"id", "kind", "balance", "owner", "customer"} <= set(commission)
     reseller_view = api(alpha, alpha.reseller_user).get("/api/v1/ledger/accounts/").json()["results"]
-    assert {a["owner"] for a in reseller_view} == {alpha.reseller.pk, alpha.sub_reseller.pk}
+    assert {a["owner"] for a in reseller_view if a["customer"] is None} == {alpha.reseller.pk, alpha.sub_reseller.pk}
+    assert {a["customer"] for a in reseller_view if a["owner"] is None} == {alpha.customer.pk}  # its subtree's
     sub_view = api(alpha, alpha.sub_reseller_user).get("/api/v1/ledger/accounts/").json()["results"]
-    assert {a["owner"] for a in sub_view} == {alpha.sub_reseller.pk}
+    assert {a["owner"] for a in sub_view if a["customer"] is None} == {alpha.sub_reseller.pk}
     assert api(alpha, alpha.sibling_user).get("/api/v1/ledger/accounts/").json()["results"] == []
     trial = api(alpha, alpha.admin).get("/api/v1/reports/trial-balance/")
-    assert trial.status_code == 200 and trial.json()["total"] == "0.00" and len(trial.json()["accounts"]) == 4
+    assert trial.status_code == 200 and trial.json()["total"] == "0.00" and len(trial.json()["accounts"]) == 5
     assert api(alpha, alpha.reseller_user).get("/api/v1/reports/trial-balance/").status_code == 403
     csv = api(alpha, alpha.admin).get("/api/v1/reports/trial-balance/?format=csv")
-    assert csv["Content-Type"].startswith("text/csv") and b"sales_revenue" in csv.content
+    assert csv["Content-Type"].startswith("text/csv") and b"commission_expense" in csv.content
 
 
 def test_entries_are_scoped(alpha):

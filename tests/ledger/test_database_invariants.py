@@ -37,7 +37,7 @@ ENTRY = object()
 
 def _accounts() -> tuple[int, int]:
     payment_record(customer=_customer(), amount=1_000, method="bank", idempotency_key="raw-setup")
-    return (Account.objects.get(code="bank").pk, Account.objects.get(code="sales_revenue").pk)
+    return (Account.objects.get(code="bank").pk, Account.objects.get(code="commission_expense").pk)
 
 
 def _customer():

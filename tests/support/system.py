@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
+
+from config.debian import apt_install
 
 # Debian package -> the executable that proves it is installed.
 REQUIRED: dict[str, str] = {
@@ -25,13 +25,5 @@ def missing(required: dict[str, str] | None = None) -> list[str]:
 
 def ensure(required: dict[str, str] | None = None) -> None:
     packages = missing(required)
-    if not packages:
-        return
-    command = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
-    if os.geteuid() != 0:
-        sys.exit(f"The test suite needs Debian packages {', '.join(packages)}. Install them with:\n"
-                 f"  sudo apt-get update && sudo {' '.join(command)}")
-    print(f"== installing {', '.join(packages)} (apt-get)", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run([*command, "-qq"], check=True, env=env)
+    if packages:
+        apt_install(packages, purpose="The test suite")
