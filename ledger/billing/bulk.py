@@ -76,10 +76,11 @@ STATEMENTS = [
     """INSERT INTO ledger_account (code, kind, customer_id, currency)
        SELECT 'receivable:c' || customer_id, 'receivable', customer_id, %(currency)s FROM billing_bulk
        ON CONFLICT (code) DO NOTHING""",
-    """INSERT INTO ledger_journalentry (id, kind, created, reason, external_reference)
+    """INSERT INTO ledger_journalentry (id, kind, created, reason, external_reference, customer_id, node_id,
+                                        package_id)
        SELECT entry_id, 'invoice', now(),
               left('Invoice to ' || username || ' (regular, ' || to_char(period_start, 'YYYY-MM-DD') || '..'
-                   || to_char(period_end, 'YYYY-MM-DD') || ')', 255), ''
+                   || to_char(period_end, 'YYYY-MM-DD') || ')', 255), '', customer_id, owner_id, package_id
          FROM billing_bulk ORDER BY rn""",
     # One statement for every posting (the balance trigger runs once, per statement).
     """INSERT INTO ledger_posting (entry_id, account_id, currency, debit, credit)

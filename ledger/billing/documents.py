@@ -119,8 +119,9 @@ def invoice_issue(
     total = subtotal - discount + tax
     entry = None
     if total > 0:
+        package_id = next((line.package.pk for line in lines if line.package is not None), None)
         entry = entry_post(kind="invoice", legs=invoice_legs(customer_id=customer.pk, lines=lines),
-                           actor_id=actor_id,
+                           actor_id=actor_id, customer_id=customer.pk, node_id=customer.owner_id, package_id=package_id,
                            reason=f"Invoice to {customer.username} ({kind}, {period[0]:%Y-%m-%d}..{period[1]:%Y-%m-%d})")
     invoice = Invoice.objects.create(
         customer=customer, owner_id=customer.owner_id, kind=kind, status=InvoiceStatus.DRAFT,
@@ -163,7 +164,9 @@ def credit_note_issue(
     legs = [Leg(isp_account(AccountKind(income)), net), Leg(isp_account(AccountKind.TAX_PAYABLE), tax),
             Leg(customer_account(customer.pk), -(net + tax))]
     label = f" on {invoice.number}" if invoice is not None else ""
-    entry = entry_post(kind="credit_note", legs=legs, actor_id=actor_id,
+    package_id = invoice.lines.exclude(package=None).values_list("package_id", flat=True).first() if invoice else None
+    entry = entry_post(kind="credit_note", legs=legs, actor_id=actor_id, customer_id=customer.pk,
+                       node_id=invoice.owner_id if invoice else customer.owner_id, package_id=package_id,
                        reason=f"Credit note to {customer.username}{label}: {reason}")
     settings = billing_settings()
     sequence = counter_take(CREDIT_NOTE_SERIES)
@@ -200,6 +203,8 @@ def invoice_void_locked(*, invoice: Invoice, reason: str, actor_id: int | None =
                 for code, kind, owner_id, customer_id, debit, credit in original.postings.values_list(
                     "account__code", "account__kind", "account__owner_id", "account__customer_id", "debit", "credit")]
         reversal = entry_post(kind="reversal", legs=legs, actor_id=actor_id, reversal_of=original,
+                              customer_id=original.customer_id, node_id=original.node_id,
+                              package_id=original.package_id,
                               reason=f"Void of invoice {invoice}: {reason}"[:255])
     Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.VOID, void_entry=reversal)
     invoice.refresh_from_db()

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 DAY = datetime.date(2026, 6, 17)
 
 
-def _shape(invoice: Invoice) -> dict:
+def _shape(invoice):
     line = invoice.lines.get()
     legs = sorted((p.account.code.replace(f"c{invoice.customer_id}", "c*"), p.debit, p.credit)
                   for p in Posting.objects.filter(entry_id=invoice.entry_id).select_related("account"))
@@ -35,6 +35,8 @@ def _shape(invoice: Invoice) -> dict:
                  line.income),
         "legs": legs,
         "reason": invoice.entry.reason.replace(invoice.customer.username, "*"),
+        "dimensions": (invoice.entry.customer_id == invoice.customer_id, invoice.entry.node_id,
+                       invoice.entry.package_id),
     }
 
 

@@ -58,4 +58,7 @@ def test_three_months_partial_and_advance_payment(alpha):
         customer.refresh_from_db()
         assert customer.expires_at == datetime.datetime(2026, 5, 5, tzinfo=datetime.UTC)
         check_deferred_now()
+        # Receivable = invoiced - paid (payments settle it): what May still asks.
+        assert balance(f"receivable:c{customer.pk}") == 3 * 13_200 - 33_200 == may.total - may.amount_paid
+        assert balance("sales_revenue") <= -3 * 12_000 and balance("tax_payable") <= -3 * 1_200
         assert ledger_check().ok

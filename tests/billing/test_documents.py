@@ -13,8 +13,15 @@ from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
 
 from hierarchy.models import SubscriberStatus
-from ledger.billing.models import BillingProfile, CreditNote, Invoice, InvoiceLine, InvoiceStatus, LateFee
-from ledger.billing.models import PaymentAllocation
+from ledger.billing.models import (
+    BillingProfile,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LateFee,
+    PaymentAllocation,
+)
 from ledger.billing.services import invoice_credit, invoice_issue_for_period, invoice_void, late_fees_apply
 from ledger.checks import ledger_check
 from ledger.models import JournalEntry

@@ -60,7 +60,7 @@ def test_switch_to_daily_voiding_open_invoices(alpha):
 
 def test_switch_to_daily_keeping_open_invoices_then_back(alpha):
     with schema_context(alpha.schema):
-        customer, (may, june) = _two_open_invoices(alpha)
+        customer, _ = _two_open_invoices(alpha)
         billing_model_switch(customer=customer, model="daily", open_invoices="keep", on=datetime.date(2026, 6, 10))
         assert set(Invoice.objects.filter(customer=customer).values_list("status", flat=True)) == {"open"}
         with time_machine.travel(datetime.datetime(2026, 7, 3, 9, tzinfo=datetime.UTC), tick=False):
