@@ -13,7 +13,7 @@ from django_tenants.utils import schema_context
 from rest_framework.authtoken.models import Token
 
 from hierarchy.models import Subscriber
-from ledger.billing.models import BillingProfile, BillingSettings, CreditNote, Invoice, PromoCode, PromoRedemption
+from ledger.billing.models import BillingProfile, BillingSettings, CreditNote, PromoCode, PromoRedemption
 from ledger.billing.services import invoice_issue_for_period
 from ledger.models import JournalEntry
 from tests.billing.factories import monthly_customer, package
