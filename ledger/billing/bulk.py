@@ -10,7 +10,8 @@ credit to apply, a zero total, a package not offered by their owner — are left
 
 Ids are drawn from the sequences up front so each invoice, its line, its entry and its postings can be
 inserted by separate statements that refer to each other; the numbers are taken from the counter row
-(locked until commit) in one UPDATE: gapless, in customer-id order.
+(locked until commit) in one UPDATE: gapless, in customer-id order. Lines go in just before their invoices
+(foreign keys are checked at commit; migration 0003), so invoices are inserted already issued.
 """
 
 from __future__ import annotations
@@ -92,17 +93,19 @@ STATEMENTS = [
          JOIN ledger_account acc ON acc.code = leg.code
         WHERE leg.debit > 0 OR leg.credit > 0
         ORDER BY b.rn""",
-    """INSERT INTO billing_invoice (id, customer_id, owner_id, kind, status, period_start, period_end, issue_date,
-                                    due_date, currency, subtotal, discount, tax, total, amount_paid, amount_credited,
-                                    entry_id, created)
-       SELECT invoice_id, customer_id, owner_id, 'regular', 'draft', period_start, period_end, %(today)s,
-              %(due)s, %(currency)s, amount, discount, tax, total, 0, 0, entry_id, now()
-         FROM billing_bulk ORDER BY rn""",
     """INSERT INTO billing_invoiceline (invoice_id, description, package_id, period_start, period_end, quantity,
                                         unit_price, amount, discount, tax_rate, tax, total, income)
        SELECT invoice_id, left(package_name || ' ' || to_char(period_start, 'DD Mon YYYY') || ' - '
                                || to_char(period_end, 'DD Mon YYYY'), 255),
               package_id, period_start, period_end, 1, price, amount, discount, tax_rate, tax, total, 'sales_revenue'
+         FROM billing_bulk ORDER BY rn""",
+    # The invoices, already issued: numbered in customer-id order from the counter taken above.
+    """INSERT INTO billing_invoice (id, number, sequence, customer_id, owner_id, kind, status, period_start,
+                                    period_end, issue_date, due_date, currency, subtotal, discount, tax, total,
+                                    amount_paid, amount_credited, entry_id, created)
+       SELECT invoice_id, %(prefix)s || lpad((%(first)s + rn - 1)::text, greatest(6, length((%(first)s + rn - 1)::text)), '0'),
+              %(first)s + rn - 1, customer_id, owner_id, 'regular', 'open', period_start, period_end, %(today)s,
+              %(due)s, %(currency)s, amount, discount, tax, total, 0, 0, entry_id, now()
          FROM billing_bulk ORDER BY rn""",
 ]
 
@@ -138,17 +141,14 @@ def invoices_issue_bulk(*, on: datetime.date) -> int:
             if count <= 0:
                 cursor.execute("DROP TABLE billing_bulk")
                 return 0
-            for statement in STATEMENTS:
-                cursor.execute(statement, params)
+            # The numbers first (the counter row stays locked until commit): gapless, in customer-id order.
             cursor.execute("INSERT INTO billing_documentcounter (series, last) VALUES (%(series)s, 0) "
                            "ON CONFLICT (series) DO NOTHING", params)
             cursor.execute("UPDATE billing_documentcounter SET last = last + %(count)s WHERE series = %(series)s "
                            "RETURNING last", {**params, "count": count})
             first = int(cursor.fetchone()[0]) - count + 1
-            cursor.execute(
-                "UPDATE billing_invoice i SET status = 'open', sequence = %(first)s + b.rn - 1,"
-                " number = %(prefix)s || lpad((%(first)s + b.rn - 1)::text, greatest(6, length((%(first)s + b.rn - 1)::text)), '0')"
-                " FROM billing_bulk b WHERE i.id = b.invoice_id", {**params, "first": first})
+            for statement in STATEMENTS:
+                cursor.execute(statement, {**params, "first": first})
             cursor.execute("DROP TABLE billing_bulk")
         return count
 

@@ -64,6 +64,11 @@ def test_issued_invoice_is_immutable_in_postgres(alpha):
                                        [invoice.pk])
         with pytest.raises(DatabaseError), transaction.atomic():
             InvoiceLine.objects.create(invoice=invoice, description="extra", unit_price=1, amount=1, total=1)
+        # A line written ahead of its invoice (the set-based run) must see that invoice by COMMIT.
+        with pytest.raises(DatabaseError), transaction.atomic():
+            InvoiceLine.objects.create(invoice_id=invoice.pk + 10_000, description="orphan", unit_price=1, amount=1,
+                                       total=1)
+            check_deferred_now()
         # Allocations: never above the invoice's total, never more than the payment.
         payment, _ = payment_record(customer=invoice.customer, amount=20_000, method="bank",
                                     idempotency_key="doc-alloc")
