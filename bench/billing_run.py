@@ -115,8 +115,11 @@ def main() -> None:
     schemas = [existing[f"{PREFIX}-{index:03d}"] for index in range(args.tenants)]
     print(f"seeded/reused {len(schemas)} ISPs x {args.customers} customers in {time.perf_counter() - started:.1f} s",
           flush=True)
-    with schema_context(schemas[0]):
-        last = Invoice.objects.order_by("-period_start").values_list("period_start", flat=True).first()
+    last = None
+    for schema in schemas:  # the month after the latest one billed in any bench ISP
+        with schema_context(schema):
+            latest = Invoice.objects.order_by("-period_start").values_list("period_start", flat=True).first()
+        last = max(filter(None, [last, latest]), default=None)
     day = datetime.date(2027, 1, 1) if last is None else (last.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
     connections.close_all()
 
