@@ -17,6 +17,7 @@ inserted by separate statements that refer to each other; the numbers are taken 
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db import connection
 
@@ -110,28 +111,35 @@ STATEMENTS = [
 ]
 
 
-def invoices_issue_bulk(*, on: datetime.date) -> int:
-    """Issue the plain period invoices due on ``on`` (customers whose billing day, or the 1st with
-    calendar months, is ``on``'s day). Idempotent. Returns how many were issued."""
+def bulk_params(*, on: datetime.date) -> dict[str, Any] | None:
+    """The parameters of the statements for a run on ``on`` (None: nobody is due that day)."""
     settings = billing_settings()
     anchor = 1 if settings.calendar_month else on.day
     if on.day != anchor:
-        return 0
+        return None
     rate = Tenant.objects.filter(schema_name=schema_current()).values_list("tax_rate", flat=True).first() or 0
-    prepaid_start = on
-    params = {
-        "prepaid_start": prepaid_start, "prepaid_end": add_months(on, 1) - datetime.timedelta(days=1),
+    params: dict[str, Any] = {
+        "prepaid_start": on, "prepaid_end": add_months(on, 1) - datetime.timedelta(days=1),
         "postpaid_start": add_months(on, -1), "postpaid_end": on - datetime.timedelta(days=1),
         "tenant_rate": rate, "calendar_month": settings.calendar_month, "anchor": anchor,
         "currency": ledger_currency(), "today": on, "due": on + datetime.timedelta(days=settings.invoice_due_days),
         "revenue": AccountKind.SALES_REVENUE.value, "tax": AccountKind.TAX_PAYABLE.value,
         "prefix": settings.number_prefix, "series": INVOICE_SERIES,
     }
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_serial_sequence('billing_invoice', 'id'),"
                        " pg_get_serial_sequence('ledger_journalentry', 'id')")
         params["invoice_seq"], params["entry_seq"] = cursor.fetchone()
+    return params
+
+
+def invoices_issue_bulk(*, on: datetime.date) -> int:
+    """Issue the plain period invoices due on ``on`` (customers whose billing day, or the 1st with
+    calendar months, is ``on``'s day). Idempotent. Returns how many were issued."""
+    found = bulk_params(on=on)
+    if found is None:
+        return 0
+    params = found
 
     def work() -> int:
         accounts_lock([isp_account(AccountKind.SALES_REVENUE), isp_account(AccountKind.TAX_PAYABLE)])

@@ -15,9 +15,11 @@ from rest_framework.authtoken.models import Token
 from hierarchy.models import Subscriber
 from ledger.billing.models import BillingProfile, BillingSettings, CreditNote, PromoCode, PromoRedemption
 from ledger.billing.services import invoice_issue_for_period
+from ledger.checks import ledger_check
 from ledger.models import JournalEntry
 from tests.billing.factories import monthly_customer, package
 from tests.conftest import host_client
+from tests.ledger.factories import check_deferred_now
 
 pytestmark = pytest.mark.django_db
 JUNE = datetime.datetime(2026, 6, 1, 9, tzinfo=datetime.UTC)
@@ -100,6 +102,9 @@ def test_void_and_credit_notes(alpha):
         assert JournalEntry.objects.filter(reversal_of_id=theirs.entry_id).count() == 1
     assert [row["id"] for row in admin.get("/api/v1/credit-notes/").json()["results"]] == [note.json()["id"]]
     assert api(alpha, alpha.sibling_user).get("/api/v1/credit-notes/").json()["results"] == []
+    with schema_context(alpha.schema):
+        check_deferred_now()
+        assert ledger_check().ok
 
 
 def test_pay_an_invoice(alpha):
@@ -115,6 +120,9 @@ def test_pay_an_invoice(alpha):
     replay = sub.post(url, {"amount": "50.00", "method": "cash"}, content_type="application/json",
                       HTTP_IDEMPOTENCY_KEY="p1")
     assert replay.status_code == 200 and replay.json()["amount_paid"] == "50.00"
+    with schema_context(alpha.schema):
+        check_deferred_now()
+        assert ledger_check().ok
     assert api(alpha, alpha.sibling_user).post(url, {"amount": "1.00", "method": "cash"},
                                                content_type="application/json",
                                                HTTP_IDEMPOTENCY_KEY="p2").status_code == 404
@@ -148,6 +156,8 @@ def test_package_change_preview_and_confirm(alpha):
     with schema_context(alpha.schema):
         # (a fresh row: the persona object is shared by the whole session)
         assert Subscriber.objects.get(pk=alpha.customer.pk).package_id == fiber.pk
+        check_deferred_now()
+        assert ledger_check().ok
 
 
 def test_billing_profile_and_model_switch(alpha):
