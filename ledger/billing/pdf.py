@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from html import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -36,20 +37,20 @@ def invoice_pdf(*, invoice: Invoice) -> bytes:
     customer = invoice.customer
     money = f" {invoice.currency}"
     story = [
-        Paragraph(tenant.name, title),
-        Paragraph((root.address if root else "") or "", styles["Normal"]),
+        Paragraph(escape(tenant.name), title),
+        Paragraph(escape((root.address if root else "") or ""), styles["Normal"]),
         Spacer(1, 6 * mm),
         Paragraph(f"<b>Invoice {invoice.number or '(draft)'}</b> — status: {invoice.get_status_display()}",
                   styles["Heading2"]),
         Paragraph(f"Issued {invoice.issue_date:%d %b %Y} · due {invoice.due_date:%d %b %Y} · period "
                   f"{invoice.period_start:%d %b %Y} - {invoice.period_end:%d %b %Y}", styles["Normal"]),
-        Paragraph(f"Bill to: {customer.full_name or customer.username} ({customer.username})"
-                  + (f", {customer.address}" if customer.address else ""), styles["Normal"]),
+        Paragraph(escape(f"Bill to: {customer.full_name or customer.username} ({customer.username})"
+                         + (f", {customer.address}" if customer.address else "")), styles["Normal"]),
         Spacer(1, 6 * mm),
     ]
     rows = [["Description", "Qty", "Unit price", "Discount", "Tax", "Total"]]
     for line in invoice.lines.all():
-        rows.append([Paragraph(line.description, styles["Normal"]), f"{line.quantity.normalize()}",
+        rows.append([Paragraph(escape(line.description), styles["Normal"]), f"{line.quantity.normalize()}",
                      str(from_minor(line.unit_price)), str(from_minor(line.discount)),
                      f"{from_minor(line.tax)} ({line.tax_rate.normalize()} %)", str(from_minor(line.total))])
     rows += [
