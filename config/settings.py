@@ -93,6 +93,7 @@ TENANT_APPS = [
     "hierarchy",
     "ledger",
     "ledger.billing",
+    "ledger.vouchers",
     "network",
     "portal",
     "api",

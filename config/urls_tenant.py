@@ -10,4 +10,6 @@ urlpatterns = [
     path("logout/", account_views.logout_view, name="logout"),
     path("healthz", healthz, name="healthz"),
     path("api/", include("api.urls")),
+    path("", include("portal.voucher_urls")),
+    path("network/", include("portal.network_urls")),
 ]

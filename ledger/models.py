@@ -30,6 +30,8 @@ class AccountKind(models.TextChoices):
     EXPENSES = "expenses", "Expenses"
     OTHER_INCOME = "other_income", "Other income"
     COMMISSION_EXPENSE = "commission_expense", "Commissions earned by resellers"
+    # Vouchers sold but not yet redeemed: service the ISP still owes (unearned revenue, ledger.vouchers).
+    VOUCHER_LIABILITY = "voucher_liability", "Vouchers sold, not yet redeemed"
     # Per operator node.
     WALLET = "wallet", "Prepaid wallet (owed to the node)"
     COMMISSION_PAYABLE = "commission_payable", "Commission payable (owed to the node)"
@@ -40,7 +42,7 @@ class AccountKind(models.TextChoices):
 ISP_KINDS = {
     AccountKind.CASH, AccountKind.BANK, AccountKind.STRIPE_CLEARING, AccountKind.SALES_REVENUE,
     AccountKind.TAX_PAYABLE, AccountKind.LATE_FEE_INCOME, AccountKind.REFUNDS, AccountKind.EXPENSES,
-    AccountKind.OTHER_INCOME, AccountKind.COMMISSION_EXPENSE,
+    AccountKind.OTHER_INCOME, AccountKind.COMMISSION_EXPENSE, AccountKind.VOUCHER_LIABILITY,
 }
 NODE_KINDS = {AccountKind.WALLET, AccountKind.COMMISSION_PAYABLE, AccountKind.CASH_HELD, AccountKind.NODE_RECEIVABLE}
 
@@ -114,6 +116,10 @@ class EntryKind(models.TextChoices):
     SETTLEMENT = "settlement", "Settlement"
     MANUAL = "manual", "Manual entry"
     REVERSAL = "reversal", "Reversal"
+    RECHARGE = "recharge", "Prepaid recharge"
+    VOUCHER_SALE = "voucher_sale", "Voucher sold"
+    VOUCHER_REDEMPTION = "voucher_redeem", "Voucher redeemed"
+    VOUCHER_VOID = "voucher_void", "Voucher voided"
 
 
 class JournalEntry(models.Model):

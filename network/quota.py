@@ -17,7 +17,7 @@ THRESHOLDS = (80, 100)
 
 
 def _period_start(subscriber: Subscriber) -> datetime:
-    """As the radius_subscriber_state view counts it: the validity period ending at expiry, or
+    """As radius_lookup (network/radius/tenant_sql.py) counts it: the validity period ending at expiry, or
     (no expiry) consecutive periods counted from the subscriber's creation."""
     package = subscriber.package
     period = timedelta(days=package.validity_days, hours=package.validity_hours)

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Role, User
 from hierarchy.models import Operator, Subscriber
-from network.models import DisconnectRequest, Nas
+from network.models import DisconnectRequest, Nas, QuotaAlert
 from tenants.db import schema_current
 
 SESSION_COLUMNS = (
@@ -59,9 +59,14 @@ def _scope_sql(user: User) -> tuple[str, list[Any]]:
 
 
 def sessions_in_scope(
-    *, user: User, online: bool | None = None, subscriber: Subscriber | None = None, limit: int = 500
+    *,
+    user: User,
+    online: bool | None = None,
+    subscriber: Subscriber | None = None,
+    session_pk: int | None = None,
+    limit: int = 500,
 ) -> list[dict[str, Any]]:
-    """Sessions of the subscribers the user may see, newest first."""
+    """Sessions of the subscribers the user may see, newest first (``session_pk``: that one only)."""
     scope, params = _scope_sql(user)
     where = ["a.tenant = %s", scope]
     params = [schema_current(), *params]
@@ -72,6 +77,9 @@ def sessions_in_scope(
     if subscriber is not None:
         where.append("s.id = %s")
         params.append(subscriber.pk)
+    if session_pk is not None:
+        where.append("a.radacctid = %s")
+        params.append(session_pk)
     query = (
         f"SELECT {SESSION_COLUMNS} FROM radius.radacct AS a"
         " JOIN hierarchy_subscriber AS s ON a.username IN (s.username, s.mac_address)"
@@ -98,6 +106,11 @@ def usage_daily(*, subscriber: Subscriber, since: date, until: date) -> list[dic
         )
         cols = [c.name for c in cursor.description]
         return [dict(zip(cols, row, strict=True)) for row in cursor.fetchall()]
+
+
+def quota_alerts_in_scope(*, user: User, subscriber: Subscriber | None = None) -> QuerySet[QuotaAlert]:
+    alerts = QuotaAlert.objects.filter(subscriber__in=subscribers_in_scope(user=user)).select_related("subscriber")
+    return alerts.filter(subscriber=subscriber) if subscriber is not None else alerts
 
 
 def radius_actions_in_scope(*, user: User) -> QuerySet[DisconnectRequest]:

@@ -165,10 +165,52 @@ def _queue(*, kind: str, subscriber: Subscriber, attributes: dict[str, str]) -> 
     return actions
 
 
+def tenant_sessions_disconnect() -> list[DisconnectRequest]:
+    """Send a Disconnect-Request for every open session of the current tenant (the ISP was
+    suspended), after the caller's transaction commits; logged and retried like any other."""
+    from network.tasks import radius_action_send
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT host(a.clientipaddress), a.acctsessionid, a.username, s.id FROM radius.radacct AS a"
+            " LEFT JOIN hierarchy_subscriber AS s ON a.username IN (s.username, s.mac_address)"
+            " WHERE a.tenant = %s AND a.acctstoptime IS NULL ORDER BY a.radacctid",
+            [schema_current()],
+        )
+        sessions = cursor.fetchall()
+    nases = {n.address: n for n in Nas.objects.filter(address__in={row[0] for row in sessions})}
+    actions = []
+    with transaction.atomic():
+        for address, session_id, username, subscriber_id in sessions:
+            action = DisconnectRequest.objects.create(
+                kind=RadiusActionKind.DISCONNECT, subscriber_id=subscriber_id, username=username or "",
+                nas=nases.get(address), nas_address=address, acct_session_id=session_id, attributes={},
+            )
+            actions.append(action)
+            transaction.on_commit(functools.partial(radius_action_send.delay, schema_current(), action.pk))
+    return actions
+
+
 def subscriber_disconnect(*, subscriber: Subscriber) -> list[DisconnectRequest]:
     """Send a Disconnect-Request (RFC 5176) for each open session of the subscriber, after the
     caller's transaction commits. The hook for suspension, expiry and non-payment."""
     return _queue(kind=RadiusActionKind.DISCONNECT, subscriber=subscriber, attributes={})
+
+
+def session_disconnect(
+    *, subscriber: Subscriber, username: str, nas_address: str, acct_session_id: str
+) -> DisconnectRequest:
+    """Drop one live session (the panel's Disconnect button): a Disconnect-Request to its NAS after
+    the caller's transaction commits, logged and retried like the others."""
+    from network.tasks import radius_action_send
+
+    action = DisconnectRequest.objects.create(
+        kind=RadiusActionKind.DISCONNECT, subscriber=subscriber, username=username,
+        nas=Nas.objects.filter(address=nas_address).first(), nas_address=nas_address,
+        acct_session_id=acct_session_id, attributes={},
+    )
+    transaction.on_commit(functools.partial(radius_action_send.delay, schema_current(), action.pk))
+    return action
 
 
 def subscriber_rate_change(*, subscriber: Subscriber) -> list[DisconnectRequest]:

@@ -50,6 +50,14 @@ def radius_action_send(action_id: int) -> str:
 
 
 @tenant_task()
+def radius_tenant_disconnect() -> int:
+    """The ISP was suspended: drop every live session of it (tenants.services.tenant_suspend)."""
+    from network.services import tenant_sessions_disconnect
+
+    return len(tenant_sessions_disconnect())
+
+
+@tenant_task()
 def radius_sessions_close_stale() -> int:
     from network.services import sessions_close_stale
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 
@@ -115,6 +116,10 @@ def tenant_suspend(*, tenant: Tenant, reason: str = "") -> Tenant:
         locked.status = TenantStatus.SUSPENDED
         locked.status_reason = reason[:200]
         locked.save(update_fields=["status", "status_reason"])
+        # Its RADIUS answers turn to Reject at once; live sessions are dropped by Disconnect-Requests.
+        from network.tasks import radius_tenant_disconnect
+
+        transaction.on_commit(functools.partial(radius_tenant_disconnect.delay, locked.schema_name), robust=True)
     return locked
 
 

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from network.radius import tenant_sql
+from network.radius import tenant_sql_0002 as tenant_sql
 
 
 class Migration(migrations.Migration):

@@ -25,7 +25,7 @@ from psycopg import sql as pgsql
 # 'radpostauth_' + schema, which must stay within PostgreSQL's 63-byte identifier limit.
 TENANT_SCHEMA_PATTERN = r"^[a-z_][a-z0-9_]{0,50}$"
 
-SCHEMA_SQL = r"""
+_TABLES_SQL = r"""
 CREATE SCHEMA IF NOT EXISTS radius;
 
 -- Tenants known to RADIUS: a live view of the platform's tenant rows (no copy to keep in sync).
@@ -187,52 +187,89 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION radius.quota_used(text, text, text, timestamptz) FROM PUBLIC;
 
--- check_items / reply_items: the tenant schema serving the NAS address (none for an unknown NAS),
--- then that schema's radcheck / radreply rows for the user name (or its MAC key). Whether the
--- tenant, the node or the customer is suspended is the views' business: they answer Reject or
--- the suspended pool.
--- The lookup is inlined, not a helper function: a non-inlinable SQL function is re-planned on
--- every call, which cost ~90 us per query here.
+"""
+
+LOOKUP_SQL = r"""
+DO $do$
+BEGIN
+    IF to_regtype('radius.item') IS NULL THEN
+        -- One row of a tenant's radius_items view: a check or a reply item.
+        CREATE TYPE radius.item AS (kind text, id bigint, username text, attribute text, value text, op text);
+    END IF;
+END
+$do$;
+
+-- check_items: the tenant schema serving the NAS address (none for an unknown NAS), then that
+-- schema's radius_items rows for the user name (or its MAC key), read once: the check rows are
+-- returned, the reply rows kept for the reply_items call that rlm_sql makes next on the same
+-- database connection. Whether the tenant, the node or the customer is suspended is the views'
+-- business: they answer Reject or the suspended pool.
 CREATE OR REPLACE FUNCTION radius.check_items(client_ip text, username text) RETURNS SETOF radius.avp
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     tenant_schema text;
+    items radius.item[];
 BEGIN
     SELECT n.tenant_schema INTO tenant_schema FROM radius.nas AS n WHERE n.address = client_ip::inet;
     IF tenant_schema IS NULL THEN
+        PERFORM pg_catalog.set_config('backhaul.radius_reply_for', '', false);
         RETURN;
     END IF;
-    -- The tenant's plpgsql lookup (cached plan) reads its own schema's views; search_path is
-    -- reset when this function returns.
+    -- The tenant's radius_lookup (plpgsql, plans cached per session) reads the schema on the
+    -- search_path. The path is set back at once: a statement of this function run under another
+    -- path than the one it was planned with would be planned again (on every change of tenant).
     PERFORM pg_catalog.set_config('search_path', pg_catalog.quote_ident(tenant_schema) || ', pg_catalog', true);
-    RETURN QUERY EXECUTE format('SELECT * FROM %I.radius_radcheck_items($1, $2)', tenant_schema)
-        USING check_items.username, radius.mac_key(check_items.username);
+    EXECUTE format('SELECT pg_catalog.array_agg(i) FROM %I.radius_lookup($1, $2) AS i', tenant_schema)
+        INTO items USING check_items.username, radius.mac_key(check_items.username);
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    -- Kept for this connection's next reply_items call, keyed by what it will ask for. Only
+    -- what this function computed is ever read back: reply_items recomputes on any mismatch.
+    PERFORM pg_catalog.set_config('backhaul.radius_reply',
+        COALESCE(ARRAY(SELECT i FROM pg_catalog.unnest(items) AS i WHERE i.kind = 'reply')::text, '{}'), false);
+    PERFORM pg_catalog.set_config('backhaul.radius_reply_for', client_ip || '/' || check_items.username, false);
+    RETURN QUERY SELECT i.id, i.username, i.attribute, i.value, i.op
+        FROM pg_catalog.unnest(items) AS i WHERE i.kind = 'check' ORDER BY i.id;
 END
 $fn$;
 REVOKE ALL ON FUNCTION radius.check_items(text, text) FROM PUBLIC;
 
+-- reply_items: what check_items kept for this (client, user name) on this connection, used once;
+-- otherwise the same lookup again.
 CREATE OR REPLACE FUNCTION radius.reply_items(client_ip text, username text) RETURNS SETOF radius.avp
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     tenant_schema text;
+    kept text;
 BEGIN
+    IF pg_catalog.current_setting('backhaul.radius_reply_for', true) = client_ip || '/' || reply_items.username THEN
+        kept := pg_catalog.current_setting('backhaul.radius_reply', true);
+        PERFORM pg_catalog.set_config('backhaul.radius_reply_for', '', false);
+        RETURN QUERY SELECT i.id, i.username, i.attribute, i.value, i.op
+            FROM pg_catalog.unnest(kept::radius.item[]) AS i ORDER BY i.id;
+        RETURN;
+    END IF;
     SELECT n.tenant_schema INTO tenant_schema FROM radius.nas AS n WHERE n.address = client_ip::inet;
     IF tenant_schema IS NULL THEN
         RETURN;
     END IF;
-    -- The tenant's plpgsql lookup (cached plan) reads its own schema's views; search_path is
-    -- reset when this function returns.
     PERFORM pg_catalog.set_config('search_path', pg_catalog.quote_ident(tenant_schema) || ', pg_catalog', true);
-    RETURN QUERY EXECUTE format('SELECT * FROM %I.radius_radreply_items($1, $2)', tenant_schema)
+    RETURN QUERY EXECUTE format(
+        'SELECT i.id, i.username, i.attribute, i.value, i.op FROM %I.radius_lookup($1, $2) AS i'
+        ' WHERE i.kind = ''reply'' ORDER BY i.id', tenant_schema)
         USING reply_items.username, radius.mac_key(reply_items.username);
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 END
 $fn$;
 REVOKE ALL ON FUNCTION radius.reply_items(text, text) FROM PUBLIC;
+
 """
+
+# Migration radius_registry 0001 runs it all; 0002 replaces the lookup functions of 0001.
+SCHEMA_SQL = _TABLES_SQL + LOOKUP_SQL
 
 # Columns the FreeRADIUS role may read: what its queries name in WHERE, SET expressions and
 # ON CONFLICT. Reading usage history (user names, octets) is not among them.

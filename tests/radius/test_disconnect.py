@@ -17,7 +17,7 @@ from network.services import subscriber_disconnect, subscriber_rate_change
 from network.tasks import radius_action_send
 from tests.radius.conftest import NAS_ADDRESSES, SECRETS, api_get, coa_port, isp, make_package, make_subscriber
 from tests.radius.fake_nas import FakeNas
-from tests.radius.support import Nas
+from tests.radius.support import Nas, RadiusServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("committed")]
 
@@ -134,3 +134,51 @@ def test_suspending_through_the_customer_service_disconnects(nas_alpha: Nas, cel
     assert received[0].attributes["Acct-Session-Id"] == [sid]
     with schema_context(alpha.schema):
         assert DisconnectRequest.objects.filter(subscriber=sub, kind="disconnect").count() == 1
+
+
+def test_suspending_the_isp_disconnects_all_its_live_sessions(
+    radius_server: RadiusServer, nas_alpha: Nas, celery_worker_process: Any
+) -> None:
+    """tenants.services.tenant_suspend: every open session of that ISP gets a Disconnect-Request
+    (through the worker, logged); another ISP's sessions are left alone; RADIUS then rejects."""
+    from hierarchy.services import operator_root
+    from network.services import nas_create
+    from tenants.services import tenant_create, tenant_suspend
+    from tests.radius.support import free_udp_ports
+    from tests.support.personas import PASSWORD
+
+    epsilon = tenant_create(
+        name="Epsilon Net", slug="epsilon", admin_email="admin@epsilon.test", admin_password=PASSWORD
+    )
+    address, secret = "127.0.0.7", "secret-epsilon"
+    port = free_udp_ports(1, address)[0]
+    with schema_context(epsilon.schema_name):
+        root = operator_root()
+        nas_create(owner=root, name="epsilon core", address=address, secret=secret, coa_port=port)
+    package = make_package(epsilon.schema_name)
+    subs = [make_subscriber(epsilon.schema_name, owner=root, package=package) for _ in range(2)]
+    nas = Nas(address, secret, radius_server)
+    reply = nas.pap(subs[0].username, subs[0].password)
+    assert reply is not None and reply.code == rp.AccessAccept
+    sids = {_online(nas, sub.username) for sub in subs}
+    alpha = isp("alpha")
+    bystander = make_subscriber(alpha.schema, owner=alpha.root, package=alpha.package)
+    _online(nas_alpha, bystander.username)
+
+    with (
+        FakeNas(address, port, secret) as router,
+        FakeNas(NAS_ADDRESSES["alpha"], coa_port("alpha"), SECRETS["alpha"]) as alpha_router,
+    ):
+        tenant_suspend(tenant=epsilon, reason="unpaid platform invoice")
+        received = router.wait_for(2)
+        time.sleep(1.0)  # anything wrongly sent to alpha's NAS has arrived by now
+    assert sorted(r.code for r in received) == [rp.DisconnectRequest] * 2
+    assert {r.attributes["Acct-Session-Id"][0] for r in received} == sids
+    assert alpha_router.received == []
+    with schema_context(epsilon.schema_name):
+        actions = list(DisconnectRequest.objects.all())
+    assert len(actions) == 2
+    assert {_action_status(epsilon.schema_name, a.pk).status for a in actions} == {RadiusActionStatus.ACKED}
+    assert {a.subscriber_id for a in actions} == {s.pk for s in subs}
+    reply = nas.pap(subs[0].username, subs[0].password)
+    assert reply is not None and reply.code == rp.AccessReject

@@ -91,11 +91,73 @@ def test_a_new_tenant_gets_partitions_and_a_deleted_one_takes_them_along(radius_
 
     def partitions() -> set[str]:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT relname FROM pg_class WHERE relnamespace = 'radius'::regnamespace"
-                           " AND relname LIKE %s", ["%isp_delta"])
+            cursor.execute(
+                "SELECT relname FROM pg_class WHERE relnamespace = 'radius'::regnamespace AND relname LIKE %s",
+                ["%isp_delta"],
+            )
             return {row[0] for row in cursor.fetchall()}
 
     tenant = tenant_create(name="Delta", slug="delta", admin_email="admin@delta.test", admin_password=PASSWORD)
     assert partitions() == {"radacct_isp_delta", "radpostauth_isp_delta"}
     Tenant.objects.get(pk=tenant.pk).delete()
     assert partitions() == set()
+
+
+def _avps(conn: psycopg.Connection[Any], function: str, client: str, name: str) -> list[tuple[str, str]]:
+    rows = conn.execute(f"SELECT attribute, value FROM radius.{function}(%s, %s)", (client, name)).fetchall()
+    return [(str(a), str(v)) for a, v in rows]
+
+
+def test_reply_items_serves_what_check_items_read_for_the_same_client_and_name(
+    as_radius: psycopg.Connection[Any],
+) -> None:
+    """One read per Access-Request: reply_items hands out the rows check_items kept, once, for the same
+    (client, user name); anything else is looked up again - never another user's or tenant's rows."""
+    carol_reply = [("Mikrotik-Rate-Limit", "5000k/20000k")]
+    assert _avps(as_radius, "reply_items", "127.0.0.2", "carol") == carol_reply  # nothing kept: looked up
+    assert _avps(as_radius, "check_items", "127.0.0.2", "carol") == [("Cleartext-Password", "pppoe-secret")]
+    assert _avps(as_radius, "reply_items", "127.0.0.2", "carol") == carol_reply  # kept rows
+    assert _avps(as_radius, "reply_items", "127.0.0.2", "carol") == carol_reply  # used up: looked up again
+    _avps(as_radius, "check_items", "127.0.0.2", "carol")
+    assert _avps(as_radius, "reply_items", "127.0.0.2", "nobody") == []  # another name: not carol's rows
+    _avps(as_radius, "check_items", "127.0.0.2", "carol")
+    assert _avps(as_radius, "reply_items", "127.0.0.9", "carol") == []  # unknown NAS: nothing
+    _avps(as_radius, "check_items", "127.0.0.9", "carol")
+    assert _avps(as_radius, "reply_items", "127.0.0.3", "carol") == carol_reply  # beta's own carol
+
+
+def test_freeradius_lookup_agrees_with_the_views(as_radius: psycopg.Connection[Any]) -> None:
+    """radius.check_items / reply_items return exactly the tenant's radcheck / radreply rows."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT username FROM isp_alpha.radcheck")
+        names = [row[0] for row in cursor.fetchall()]
+        assert names
+        for name in names:
+            for function, view in (("check_items", "radcheck"), ("reply_items", "radreply")):
+                cursor.execute(f"SELECT attribute, value FROM isp_alpha.{view} WHERE username = %s ORDER BY id", [name])
+                assert _avps(as_radius, function, "127.0.0.2", name) == cursor.fetchall(), (name, view)
+
+
+def test_a_view_reads_its_own_schema_whatever_the_search_path(radius_db: Database) -> None:
+    """radius_lookup reads the schema on the search_path; the views set it to their own schema for
+    the call, so alpha's view read while beta's schema (or none) is on the path gives alpha's rows."""
+    from tests.radius.conftest import isp, make_subscriber
+
+    alpha, beta = isp("alpha"), isp("beta")
+    mine = make_subscriber(alpha.schema, owner=alpha.root, package=alpha.package)
+    theirs = make_subscriber(beta.schema, owner=beta.root, package=beta.package)
+    query = "SELECT username, value FROM isp_alpha.radcheck WHERE username IN (%s, %s)"
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("SET search_path = isp_beta, public")
+            cursor.execute(query, [mine.username, theirs.username])
+            under_beta = cursor.fetchall()
+            cursor.execute("SHOW search_path")
+            after = cursor.fetchone()
+            cursor.execute("SET search_path = public")
+            cursor.execute(query, [mine.username, theirs.username])
+            under_public = cursor.fetchall()
+        finally:
+            cursor.execute("SET search_path = public")
+    assert under_beta == under_public == [(mine.username, mine.password)]
+    assert after == ("isp_beta, public",)  # the reader's path is back

@@ -38,7 +38,7 @@ def test_cloned_views_read_their_own_schema(alpha: Isp, beta: Isp) -> None:
             " JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class"
             " JOIN pg_namespace vn ON vn.oid = v.relnamespace JOIN pg_class t ON t.oid = d.refobjid"
             " JOIN pg_namespace tn ON tn.oid = t.relnamespace"
-            " WHERE v.relname = 'radius_subscriber_state' AND t.relname = 'hierarchy_subscriber'"
+            " WHERE v.relname = 'radius_items' AND t.relname = 'hierarchy_subscriber'"
         )
         pairs = set(cursor.fetchall())
     assert (alpha.schema, alpha.schema) in pairs and (beta.schema, beta.schema) in pairs

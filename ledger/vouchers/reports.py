@@ -1,0 +1,65 @@
+"""Voucher and recharge reports, scoped by the role tree; JSON, or CSV with ``?format=csv``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ledger.api import _user
+from ledger.pricing import from_minor
+from ledger.reports import Report, _day
+from ledger.vouchers import selectors
+
+MONEY = {"face_value", "commission", "price", "cost"}
+PERIOD = [OpenApiParameter("from", str, description="YYYY-MM-DD (inclusive)"),
+          OpenApiParameter("to", str, description="YYYY-MM-DD (exclusive)")]
+
+
+def _money(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: (str(from_minor(v or 0)) if k in MONEY else v) for k, v in row.items()} for row in rows]
+
+
+def _by(request: Request, choices: tuple[str, ...]) -> str:
+    by = request.query_params.get("by", choices[0])
+    if by not in choices:
+        raise exceptions.ValidationError({"by": [f"Choose one of {', '.join(choices)}."]})
+    return by
+
+
+def _require_viewer(request: Request) -> None:
+    if _user(request).role not in selectors.VIEW_ROLES | {"card_distributor"}:
+        raise exceptions.PermissionDenied("Your role has no voucher reports.")
+
+
+class VoucherStock(Report):
+    @extend_schema(parameters=[OpenApiParameter("by", str, enum=["status", "batch", "distributor"]),
+                               OpenApiParameter("format", str, enum=["json", "csv"])], responses=dict)
+    def get(self, request: Request) -> Response:
+        _require_viewer(request)
+        rows = selectors.voucher_stock(user=_user(request), by=_by(request, ("status", "batch", "distributor")))
+        return Response({"rows": _money(rows)})
+
+
+class VoucherSales(Report):
+    @extend_schema(parameters=[OpenApiParameter("by", str, enum=["day", "distributor"]), *PERIOD,
+                               OpenApiParameter("format", str, enum=["json", "csv"])], responses=dict)
+    def get(self, request: Request) -> Response:
+        _require_viewer(request)
+        rows = selectors.voucher_sales(user=_user(request), by=_by(request, ("day", "distributor")),
+                                       start=_day(request, "from"), end=_day(request, "to"))
+        return Response({"rows": _money(rows)})
+
+
+class Recharges(Report):
+    @extend_schema(parameters=[OpenApiParameter("by", str, enum=["day", "package"]), *PERIOD,
+                               OpenApiParameter("format", str, enum=["json", "csv"])], responses=dict)
+    def get(self, request: Request) -> Response:
+        if _user(request).role not in selectors.VIEW_ROLES:
+            raise exceptions.PermissionDenied("Your role has no recharge reports.")
+        rows = selectors.recharge_report(user=_user(request), by=_by(request, ("day", "package")),
+                                         start=_day(request, "from"), end=_day(request, "to"))
+        return Response({"rows": _money(rows)})

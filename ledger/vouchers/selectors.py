@@ -1,0 +1,101 @@
+"""Reads on vouchers and recharges, scoped by the role tree (hierarchy.selectors.scope_paths): a node's
+staff see batches owned in their subtree, a card distributor only its own stock, a customer only its own
+recharges. Reports aggregate in SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDay
+
+from accounts.models import Role
+from hierarchy.selectors import scope_paths, subscribers_in_scope
+from ledger.vouchers.models import Recharge, Voucher, VoucherBatch
+
+VIEW_ROLES = {Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.MANAGER, Role.ACCOUNTANT}
+# May print batches (PINs), assign stock, sell directly and void: roles that handle money.
+BATCH_ROLES = {Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.ACCOUNTANT}
+# May buy recharges for customers in scope (from their node's wallet).
+RECHARGE_ROLES = {Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.ACCOUNTANT}
+
+
+def _role(user: Any) -> str:
+    return str(getattr(user, "role", "")) if getattr(user, "is_authenticated", False) and user.is_active else ""
+
+
+def _paths_q(field: str, user: Any) -> Q:
+    query = Q(pk__in=[])
+    for path in scope_paths(user=user):
+        query |= Q(**{f"{field}__startswith": path})
+    return query
+
+
+def batches_in_scope(*, user: Any, write: bool = False) -> QuerySet[VoucherBatch]:
+    role = _role(user)
+    qs = VoucherBatch.objects.select_related("package", "owner")
+    if role in (BATCH_ROLES if write else VIEW_ROLES):
+        return qs.filter(_paths_q("owner__path", user))
+    if role == Role.CARD_DISTRIBUTOR and not write:
+        return qs.filter(pk__in=Voucher.objects.filter(distributor_id=user.pk).values("batch_id"))
+    return qs.none()
+
+
+def vouchers_in_scope(*, user: Any, write: bool = False) -> QuerySet[Voucher]:
+    qs = Voucher.objects.select_related("batch__package", "batch__owner")
+    if _role(user) == Role.CARD_DISTRIBUTOR:
+        return qs.filter(distributor_id=user.pk)
+    return qs.filter(batch__in=batches_in_scope(user=user, write=write))
+
+
+def recharges_in_scope(*, user: Any) -> QuerySet[Recharge]:
+    return (Recharge.objects.filter(customer__in=subscribers_in_scope(user=user))
+            .select_related("customer", "package"))
+
+
+def _period(qs: QuerySet[Any], field: str, start: datetime | None, end: datetime | None) -> QuerySet[Any]:
+    if start:
+        qs = qs.filter(**{f"{field}__gte": start})
+    if end:
+        qs = qs.filter(**{f"{field}__lt": end})
+    return qs
+
+
+def voucher_stock(*, user: Any, by: str) -> list[dict[str, Any]]:
+    """Voucher counts and face value per status, per batch (and status) or per distributor (and status)."""
+    group = {"status": ["status"], "batch": ["batch_id", "batch__package__name", "status"],
+             "distributor": ["distributor__email", "status"]}[by]
+    rows = (vouchers_in_scope(user=user).values(*group).annotate(count=Count("id"), face_value=Sum("batch__face_price"))
+            .order_by(*group))
+    renames = {"batch_id": "batch", "batch__package__name": "package", "distributor__email": "distributor"}
+    return [{renames.get(k, k): v for k, v in row.items()} for row in rows]
+
+
+def voucher_sales(*, user: Any, by: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+    """Vouchers sold (whatever happened next) per day or per distributor/seller node."""
+    qs = _period(vouchers_in_scope(user=user).filter(sold_at__isnull=False), "sold_at", start, end)
+    if by == "day":
+        qs = qs.annotate(day=TruncDay("sold_at")).values("day")
+        order = ["day"]
+    else:
+        qs = qs.values("seller_node_id", "seller_node__name", "sold_by__email")
+        order = ["seller_node_id", "sold_by__email"]
+    rows = qs.annotate(count=Count("id"), face_value=Sum("batch__face_price"), commission=Sum("commission"),
+                       voided=Count("id", filter=Q(status="void")),
+                       redeemed=Count("id", filter=Q(status="redeemed"))).order_by(*order)
+    renames = {"seller_node_id": "seller_node", "seller_node__name": "seller_name", "sold_by__email": "sold_by"}
+    return [{renames.get(k, k): (v.date().isoformat() if k == "day" else v) for k, v in row.items()} for row in rows]
+
+
+def recharge_report(*, user: Any, by: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+    qs = _period(recharges_in_scope(user=user), "created", start, end)
+    if by == "day":
+        qs = qs.annotate(day=TruncDay("created")).values("day", "source")
+        order = ["day", "source"]
+    else:
+        qs = qs.values("package_id", "package__name", "source")
+        order = ["package_id", "source"]
+    rows = qs.annotate(count=Count("id"), price=Sum("price"), cost=Sum("cost")).order_by(*order)
+    renames = {"package_id": "package", "package__name": "package_name"}
+    return [{renames.get(k, k): (v.date().isoformat() if k == "day" else v) for k, v in row.items()} for row in rows]

@@ -1,0 +1,10 @@
+"""Voucher pages of the ISP's host: the customer portal's voucher page and the hotspot captive portal."""
+
+from django.urls import path
+
+from portal import voucher_views
+
+urlpatterns = [
+    path("portal/vouchers/", voucher_views.customer_vouchers, name="portal-vouchers"),
+    path("hotspot/", voucher_views.hotspot_login, name="hotspot-login"),
+]

@@ -1,0 +1,113 @@
+"""Voucher redemption pages: the customer portal (a signed-in customer) and the hotspot captive portal
+(no sign-in: the device's MAC address or a username, and the PIN). Thin: a form, one service call.
+
+Wrong PINs count toward the same Redis limit as the API (5 per 15 minutes per address and per
+customer/device); while it is full the form says how long to wait."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import Role
+from hierarchy.audit import Actor
+from hierarchy.models import Subscriber
+from hierarchy.subscribers import mac_normalize
+from ledger.vouchers.limits import TooManyAttempts, pin_attempt, wrong_guess
+from ledger.vouchers.models import Channel, Recharge
+from ledger.vouchers.services import Redemption, VoucherRejected, voucher_redeem
+
+PIN_WIDGET = forms.TextInput(attrs={"class": "form-control form-control-lg font-monospace", "autocomplete": "off",
+                                    "placeholder": "XXXX-XXXX-XXXX-XXXX", "autocapitalize": "characters"})
+
+
+class RedeemForm(forms.Form):
+    pin = forms.CharField(label="Voucher PIN", max_length=40, widget=PIN_WIDGET)
+
+
+class HotspotForm(forms.Form):
+    identity = forms.CharField(label="Device MAC address or username", max_length=64,
+                               widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}))
+    pin = forms.CharField(label="Voucher PIN", max_length=40, widget=PIN_WIDGET)
+
+
+def _redeem(request: HttpRequest, form: forms.Form, *, who: str, channel: str, **target: Any) -> Redemption | None:
+    """Redeem under the brute-force limit; on refusal the reason goes on the form and nothing changed."""
+    address = request.META.get("REMOTE_ADDR")
+    user = request.user if request.user.is_authenticated else None
+    try:
+        with pin_attempt(address=address, who=who) as wrong:
+            try:
+                return voucher_redeem(pin=form.cleaned_data["pin"], actor=Actor(user=user, ip=address),
+                                      channel=channel, **target)
+            except VoucherRejected as exc:
+                wrong[0] = True
+                form.add_error("pin", exc.message_dict.get("pin", exc.messages)[0])
+            except ValidationError as exc:  # e.g. the customer is disabled, or the package is not sold by its owner
+                form.add_error(None, "; ".join(exc.messages))
+    except TooManyAttempts as exc:
+        form.add_error("pin", str(exc))
+    return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_vouchers(request: HttpRequest) -> HttpResponse:
+    subscriber = Subscriber.objects.select_related("package", "owner").filter(user_id=request.user.pk or 0).first()
+    if getattr(request.user, "role", "") != Role.CUSTOMER or subscriber is None:
+        return render(request, "403.html", status=403)
+    form = RedeemForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        result = _redeem(request, form, who=f"customer:{subscriber.pk}", channel=Channel.PORTAL, customer=subscriber)
+        if result is not None:
+            messages.success(request, f"Voucher accepted: {result.recharge.quantity} {result.recharge.unit} of "
+                                      f"{result.recharge.package.name}. You are connected until "
+                                      f"{result.customer.expires_at:%Y-%m-%d %H:%M} UTC.")
+            return redirect("portal-vouchers")
+    recharges = Recharge.objects.filter(customer=subscriber).select_related("package").order_by("-id")[:10]
+    return render(request, "portal/vouchers/redeem.html",
+                  {"form": form, "subscriber": subscriber, "recharges": recharges},
+                  status=400 if form.errors else 200)
+
+
+def _router_login_url(raw: str) -> str:
+    """MikroTik's $(link-login-only), to send the device back to the router after redemption."""
+    parsed = urlparse(raw or "")
+    return raw if parsed.scheme in ("http", "https") and parsed.netloc else ""
+
+
+@require_http_methods(["GET", "POST"])
+def hotspot_login(request: HttpRequest) -> HttpResponse:
+    router_login = _router_login_url(request.POST.get("link_login_only") or request.GET.get("link-login-only", ""))
+    initial = {"identity": request.GET.get("mac", "") or request.GET.get("username", "")}
+    form = HotspotForm(request.POST or None, initial=initial)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        identity = form.cleaned_data["identity"].strip()
+        try:
+            mac = mac_normalize(identity)
+        except ValidationError:
+            mac = None
+        customer = (Subscriber.objects.filter(mac_address__iexact=mac).first() if mac
+                    else Subscriber.objects.filter(username=identity).first())
+        if customer is None and mac is None:
+            try:
+                wrong_guess(address=request.META.get("REMOTE_ADDR"), who=f"hotspot:{identity.lower()}")
+                form.add_error("identity", "No account with this username; use your device's MAC address.")
+            except TooManyAttempts as exc:
+                form.add_error("pin", str(exc))
+        elif customer is not None:
+            result = _redeem(request, form, who=f"customer:{customer.pk}", channel=Channel.HOTSPOT, customer=customer)
+        else:
+            result = _redeem(request, form, who=f"device:{mac}", channel=Channel.HOTSPOT, hotspot_mac=mac)
+    context = {"form": form, "result": result, "router_login": router_login,
+               "login_name": (result.customer.mac_address or result.customer.username) if result else ""}
+    return render(request, "portal/hotspot/login.html", context, status=400 if form.errors else 200)

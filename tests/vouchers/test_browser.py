@@ -1,0 +1,80 @@
+"""A customer redeems a voucher in the customer portal, and a device at the hotspot captive portal — in
+Chromium against the real web server. The ISP is one of its own (committed data the server can see)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from django_tenants.utils import schema_context
+
+from hierarchy.models import Subscriber, SubscriberStatus
+from ledger.checks import ledger_check
+from ledger.vouchers.models import Recharge, Voucher, VoucherStatus
+from ledger.vouchers.pins import pin_format
+from tenants.services import tenant_create
+from tests.support.personas import PASSWORD, Isp, build_personas
+from tests.vouchers.factories import sold_pin
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def isp(django_db_setup, django_db_blocker) -> Iterator[Isp]:
+    slug = f"vb{uuid.uuid4().hex[:6]}"
+    with django_db_blocker.unblock():
+        tenant = tenant_create(name="Voucher Browser Net", slug=slug, admin_email=f"admin@{slug}.test",
+                               admin_password=PASSWORD, admin_name="Vera Admin")
+        made = build_personas(tenant)
+    yield made
+    with django_db_blocker.unblock():
+        tenant.delete(force_drop=True)
+
+
+def test_customer_redeems_a_voucher_in_the_portal(page, web_server, isp, django_db_blocker):
+    with django_db_blocker.unblock(), schema_context(isp.schema):
+        voucher, pin = sold_pin(isp, quantity=2)
+        Subscriber.objects.filter(pk=isp.customer.pk).update(status=SubscriberStatus.EXPIRED)
+    base = f"http://{isp.host}:{web_server}"
+    page.goto(f"{base}/login/?next=/portal/vouchers/")
+    page.fill("#id_username", isp.customer_user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Redeem a voucher")
+    assert page.inner_text("[data-testid=status]") == "Expired"
+    page.fill("#id_pin", pin_format(pin).lower())
+    page.click("button:has-text('Redeem')")
+    page.wait_for_selector("text=Voucher accepted: 2 days of Home 20M")
+    assert page.inner_text("[data-testid=status]") == "Active"
+    assert "(voucher)" in page.inner_text("[data-testid=recharges]")
+    page.fill("#id_pin", pin)
+    page.click("button:has-text('Redeem')")
+    page.wait_for_selector(".invalid-feedback:has-text('already used')")
+    with django_db_blocker.unblock(), schema_context(isp.schema):
+        carol = Subscriber.objects.get(pk=isp.customer.pk)
+        assert carol.status == SubscriberStatus.ACTIVE
+        assert page.inner_text("[data-testid=expires]") == f"{carol.expires_at:%Y-%m-%d %H:%M} UTC"
+        assert Voucher.objects.get(pk=voucher.pk).status == VoucherStatus.REDEEMED
+        assert ledger_check().ok
+
+
+def test_device_gets_online_at_the_hotspot_portal(page, web_server, isp, django_db_blocker):
+    with django_db_blocker.unblock(), schema_context(isp.schema):
+        _voucher, pin = sold_pin(isp, owner=isp.root, quantity=4, unit="hours")
+    page.goto(f"http://{isp.host}:{web_server}/hotspot/?mac=de:ad:be:ef:00:01&link-login-only=http://10.5.50.1/login")
+    assert page.input_value("#id_identity") == "de:ad:be:ef:00:01"
+    page.fill("#id_pin", "2345-6789-ABCD-EFGH")
+    page.click("button:has-text('Connect')")
+    page.wait_for_selector(".invalid-feedback:has-text('This PIN is not valid')")
+    page.fill("#id_pin", pin_format(pin))
+    page.click("button:has-text('Connect')")
+    page.wait_for_selector("[data-testid=connected]")
+    assert page.locator("form[action='http://10.5.50.1/login'] input[name=username]").input_value() == "DE:AD:BE:EF:00:01"
+    with django_db_blocker.unblock(), schema_context(isp.schema):
+        device = Subscriber.objects.get(mac_address="DE:AD:BE:EF:00:01")
+        assert device.status == SubscriberStatus.ACTIVE and device.connection_type == "hotspot"
+        recharge = Recharge.objects.get(customer=device)
+        assert recharge.channel == "hotspot" and (recharge.period_end - recharge.period_start).total_seconds() == 4 * 3600
+        assert page.inner_text("[data-testid=until]") == f"{device.expires_at:%Y-%m-%d %H:%M} UTC"
+        assert ledger_check().ok

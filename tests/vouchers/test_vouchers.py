@@ -1,0 +1,208 @@
+"""Voucher batches, stock, sale, void and redemption through the service layer, with the ledger legs."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from hierarchy.audit import Actor
+from hierarchy.models import Package, Subscriber, SubscriberStatus
+from ledger.checks import ledger_check
+from ledger.models import EntryKind, JournalEntry
+from ledger.vouchers.models import Recharge, Voucher, VoucherStatus
+from ledger.vouchers.pins import ALPHABET, PIN_LENGTH, pin_digest, pin_format, pin_normalize
+from ledger.vouchers.services import (
+    VoucherRejected,
+    stock_assign,
+    voucher_redeem,
+    voucher_sell,
+    voucher_void,
+)
+from tests.ledger.factories import balance, check_deferred_now
+from tests.vouchers.factories import batch, distributor, pin_of, sold_pin
+
+pytestmark = pytest.mark.django_db
+
+
+def _carol(isp) -> Subscriber:
+    return Subscriber.objects.select_related("owner", "package").get(pk=isp.customer.pk)
+
+
+def test_pins_are_long_unambiguous_unique_and_stored_only_as_digest_and_ciphertext(alpha):
+    with schema_context(alpha.schema):
+        made = batch(alpha.root, alpha.package, count=500)
+        vouchers = list(made.vouchers.all())
+        pins = [pin_of(v) for v in vouchers]
+        assert len(set(pins)) == 500 and len({v.pin_digest for v in vouchers}) == 500
+        assert pins != sorted(pins)  # a card's number says nothing about its PIN
+        for pin, voucher in zip(pins, vouchers, strict=True):
+            assert len(pin) == PIN_LENGTH >= 12 and set(pin) <= set(ALPHABET)
+            assert not set(pin) & set("0O1IL")
+            assert voucher.pin_digest == pin_digest(pin) and pin not in voucher.pin_encrypted
+        assert re.fullmatch(r"[A-Z2-9]{4}(-[A-Z2-9]{4}){3}", pin_format(pins[0]))
+        assert pin_normalize(pin_format(pins[0]).lower().replace("-", " ")) == pins[0]
+        assert pin_normalize("O" * 16) is None and pin_normalize("short") is None
+        assert [v.serial for v in vouchers[:2]] == [f"{made.pk:05d}-00001", f"{made.pk:05d}-00002"]
+
+
+def test_batch_rules(alpha):
+    with schema_context(alpha.schema):
+        other = Package.objects.create(name="ISP only", type="pppoe", download_kbps=1, upload_kbps=1, price=5)
+        with pytest.raises(ValidationError) as error:
+            batch(alpha.reseller, other)  # not assigned to the reseller
+        assert "package" in error.value.message_dict
+        for bad in ({"count": 0}, {"count": 10_001}, {"face_price": 0}, {"commission": "100"}, {"quantity": 0}):
+            with pytest.raises(ValidationError):
+                batch(alpha.root, alpha.package, **bad)
+        assert not Voucher.objects.exists()
+
+
+def test_distributor_sells_commission_at_sale_and_revenue_at_redemption(alpha):
+    with schema_context(alpha.schema):
+        made = batch(alpha.sub_reseller, alpha.package, count=3, face_price=5_00, commission="10")
+        seller = distributor(alpha.sub_reseller)
+        assert stock_assign(batch=made, distributor=seller, count=2)
+        stock = list(Voucher.objects.filter(distributor=seller).order_by("number"))
+        assert [v.number for v in stock] == [1, 2]
+        with pytest.raises(ValidationError):
+            stock_assign(batch=made, distributor=seller, count=2)  # only one unassigned left
+        not_mine = Voucher.objects.get(batch=made, number=3)
+        with pytest.raises(ValidationError):
+            voucher_sell(voucher=not_mine, seller=seller)
+        sold = voucher_sell(voucher=stock[0], seller=seller)
+        assert sold.status == VoucherStatus.SOLD and sold.commission == 50 and sold.seller_node_id == alpha.sub_reseller.pk
+        with pytest.raises(ValidationError):
+            voucher_sell(voucher=stock[0], seller=seller)  # once
+        check_deferred_now()
+        held, commission = f"cash_held:{alpha.sub_reseller.pk}", f"commission_payable:{alpha.sub_reseller.pk}"
+        assert balance(held) == 5_00 and balance(commission) == -50 and balance("voucher_liability") == -5_00
+        assert balance("commission_expense") == 50
+
+        Subscriber.objects.filter(pk=alpha.customer.pk).update(status=SubscriberStatus.EXPIRED,
+                                                               expires_at=timezone.now() - timedelta(days=3))
+        result = voucher_redeem(pin=pin_of(sold), customer=_carol(alpha), actor=Actor(user=alpha.customer_user),
+                                channel="portal")
+        check_deferred_now()
+        assert result.voucher.pk == sold.pk and result.customer.status == SubscriberStatus.ACTIVE
+        assert result.recharge.source == "voucher" and result.recharge.quantity == 1
+        assert result.recharge.period_end - result.recharge.period_start == timedelta(days=1)
+        voucher = Voucher.objects.get(pk=sold.pk)
+        assert voucher.status == VoucherStatus.REDEEMED and voucher.redeemed_by_id == alpha.customer.pk
+        # 5.00 recognised; the 4.50 left after the distributor is split like a payment by carol:
+        # reseller 60 % → 2.70 pool, the sub-reseller 50 % of it; commissions are the ISP's expense.
+        assert balance("voucher_liability") == 0
+        assert balance("sales_revenue") == -5_00
+        assert balance("commission_expense") == 50 + 2_70
+        assert balance(f"commission_payable:{alpha.reseller.pk}") == -1_35
+        assert balance(commission) == -50 - 1_35
+        entry = result.recharge.entry
+        assert entry.kind == EntryKind.VOUCHER_REDEMPTION
+        assert (entry.customer_id, entry.node_id, entry.package_id) == (alpha.customer.pk, alpha.sub_reseller.pk,
+                                                                       alpha.package.pk)
+        assert JournalEntry.objects.get(pk=sold.sale_entry_id).node_id == alpha.sub_reseller.pk
+        assert ledger_check().ok
+
+
+def test_wrong_used_void_and_foreign_pins_change_nothing(alpha):
+    with schema_context(alpha.schema):
+        sold, pin = sold_pin(alpha)
+        voucher_redeem(pin=pin, customer=_carol(alpha))
+        expires = _carol(alpha).expires_at
+        with pytest.raises(VoucherRejected) as error:
+            voucher_redeem(pin=pin, customer=_carol(alpha))
+        assert "already used" in str(error.value)
+        with pytest.raises(VoucherRejected):
+            voucher_redeem(pin="ABCD-EFGH-JKMN-PQRS", customer=_carol(alpha))
+        sibling_card, sibling_pin = sold_pin(alpha, owner=alpha.sibling)
+        with pytest.raises(VoucherRejected) as error:
+            voucher_redeem(pin=sibling_pin, customer=_carol(alpha))  # another reseller's card
+        assert "not valid" in str(error.value)
+        assert Voucher.objects.get(pk=sibling_card.pk).status == VoucherStatus.SOLD
+        entries = JournalEntry.objects.count()
+        voided = voucher_void(voucher=Voucher.objects.get(pk=sibling_card.pk))
+        assert voided.status == VoucherStatus.VOID and voided.void_entry.reversal_of_id == sibling_card.sale_entry_id
+        assert JournalEntry.objects.count() == entries + 1
+        with pytest.raises(ValidationError):
+            voucher_void(voucher=Voucher.objects.get(pk=sold.pk))  # redeemed is final
+        assert _carol(alpha).expires_at == expires and Recharge.objects.count() == 1
+        check_deferred_now()
+        assert balance(f"cash_held:{alpha.sibling.pk}") == 0
+        assert ledger_check().ok
+
+
+def test_unsold_voucher_redeems_only_when_the_batch_allows_it(alpha):
+    with schema_context(alpha.schema):
+        strict = batch(alpha.root, alpha.package, count=1)
+        with pytest.raises(VoucherRejected) as error:
+            voucher_redeem(pin=pin_of(strict.vouchers.get()), customer=_carol(alpha))
+        assert "not been sold" in str(error.value)
+        loose = batch(alpha.root, alpha.package, count=1, redeem_unsold=True, face_price=4_00)
+        result = voucher_redeem(pin=pin_of(loose.vouchers.get()), customer=_carol(alpha))
+        voucher = Voucher.objects.get(pk=result.voucher.pk)
+        assert voucher.status == VoucherStatus.REDEEMED and voucher.seller_node_id == alpha.root.pk
+        check_deferred_now()
+        assert balance("cash") == 4_00 and balance("voucher_liability") == 0
+        assert ledger_check().ok
+
+
+def test_hotspot_device_becomes_a_customer_of_the_batch_owner(alpha):
+    with schema_context(alpha.schema):
+        _sold, pin = sold_pin(alpha, owner=alpha.root, quantity=2, unit="hours")
+        result = voucher_redeem(pin=pin, hotspot_mac="AA:BB:CC:00:11:22", channel="hotspot")
+        device = result.customer
+        assert device.connection_type == "hotspot" and device.mac_address == "AA:BB:CC:00:11:22"
+        assert device.owner_id == alpha.root.pk and device.status == SubscriberStatus.ACTIVE
+        assert result.recharge.period_end - result.recharge.period_start == timedelta(hours=2)
+        with pytest.raises(VoucherRejected):
+            voucher_redeem(pin="2345-6789-ABCD-EFGH", hotspot_mac="AA:BB:CC:00:11:33")
+        assert not Subscriber.objects.filter(mac_address="AA:BB:CC:00:11:33").exists()
+
+
+def test_database_refuses_backward_status_and_edits(alpha):
+    with schema_context(alpha.schema):
+        sold, pin = sold_pin(alpha)
+        voucher_redeem(pin=pin, customer=_carol(alpha))
+        statements = [
+            ("UPDATE vouchers_voucher SET status = 'sold', redeemed_at = NULL, redeemed_by_id = NULL WHERE id = %s",
+             "cannot become"),
+            ("UPDATE vouchers_voucher SET status = 'void', voided_at = now(), redeemed_at = NULL WHERE id = %s",
+             "cannot become"),
+            ("UPDATE vouchers_voucher SET pin_digest = 'x' WHERE id = %s", "never change"),
+            ("DELETE FROM vouchers_voucher WHERE id = %s", "never deleted"),
+            ("UPDATE vouchers_recharge SET quantity = 99 WHERE voucher_id = %s", "refused"),
+        ]
+        for sql, message in statements:
+            with pytest.raises(DatabaseError, match=message), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, [sold.pk])
+        fresh = batch(alpha.root, alpha.package, count=1).vouchers.get()
+        with pytest.raises(DatabaseError, match="voucher_status_fields"), transaction.atomic():
+            Voucher.objects.filter(pk=fresh.pk).update(status="sold")  # a sale without its time
+        entries = JournalEntry.objects.count()
+        assert voucher_void(voucher=fresh).status == VoucherStatus.VOID and JournalEntry.objects.count() == entries
+        with pytest.raises(VoucherRejected) as error:
+            voucher_redeem(pin=pin_of(fresh), customer=_carol(alpha))
+        assert "cancelled" in str(error.value)
+        assert Voucher.objects.get(pk=sold.pk).status == VoucherStatus.REDEEMED
+
+
+def test_redemption_turns_radius_back_on(alpha):
+    def radius(table: str) -> dict[str, str]:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT attribute, value FROM {table} WHERE username = 'carol'")
+            return dict(cursor.fetchall())
+
+    with schema_context(alpha.schema):
+        Subscriber.objects.filter(pk=alpha.customer.pk).update(status=SubscriberStatus.EXPIRED,
+                                                               expires_at=timezone.now() - timedelta(hours=1))
+        assert radius("radcheck")["Auth-Type"] == "Reject"
+        _voucher, pin = sold_pin(alpha, quantity=6, unit="hours")
+        voucher_redeem(pin=pin, customer=_carol(alpha))
+        assert radius("radcheck") == {"Cleartext-Password": "pppoe-secret"}
+        timeout = int(radius("radreply")["Session-Timeout"])
+        assert 6 * 3600 - 120 <= timeout <= 6 * 3600  # until the new expiry (now cut to the minute)
