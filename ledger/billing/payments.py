@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.db import connection
+from django.db.models import Sum
 
 from hierarchy.models import Subscriber, SubscriberStatus
 from ledger.billing.amounts import add_months
@@ -32,7 +33,7 @@ from ledger.billing.models import (
     PaymentTerms,
 )
 from ledger.journal import money_atomic
-from ledger.models import Payment
+from ledger.models import AccountBalance, Payment
 from ledger.services import payment_record
 
 OPEN_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
@@ -71,8 +72,18 @@ def available_credits(*, customer_id: int) -> list[tuple[str, int, int]]:
         return [(kind, int(pk), int(left)) for kind, pk, left, _ in cursor.fetchall()]
 
 
+def receivable_balance(*, customer_id: int) -> int:
+    """Σ debit - credit of the customer's receivable (maintained by the ledger's posting trigger)."""
+    total = AccountBalance.objects.filter(account__code=f"receivable:c{customer_id}").aggregate(total=Sum("balance"))
+    return int(total["total"] or 0)
+
+
 def customer_credit(*, customer_id: int) -> int:
-    return sum(left for _, _, left in available_credits(customer_id=customer_id))
+    """Advance payments and credit notes not applied yet (never more than the receivable shows as credit
+    beyond the open invoices)."""
+    unapplied = sum(left for _, _, left in available_credits(customer_id=customer_id))
+    outstanding = sum(inv.outstanding for inv in open_invoices(customer_id=customer_id))
+    return max(0, min(unapplied, outstanding - receivable_balance(customer_id=customer_id)))
 
 
 def _allocate(*, kind: str, source_id: int, amount: int, invoices: list[Invoice]) -> int:
@@ -96,11 +107,18 @@ def credits_apply(*, customer: Subscriber, first: Sequence[int] = (), extend_val
     invoices = open_invoices(customer_id=customer.pk, first=first)
     if not invoices:
         return []
+    # The receivable also carries charges that are not invoices (a recharge of the ISP's own customer):
+    # what a payment settled there is no advance. The customer's real credit is what its open invoices ask
+    # minus what its receivable says it owes.
+    cap = sum(inv.outstanding for inv in invoices) - receivable_balance(customer_id=customer.pk)
     credits = available_credits(customer_id=customer.pk)
     # Credit notes first (they are tied to corrections), then payments, oldest first.
     credits.sort(key=lambda credit: credit[0] != "credit_note")
     for kind, pk, left in credits:
-        _allocate(kind=kind, source_id=pk, amount=left, invoices=invoices)
+        if cap <= 0:
+            break
+        amount = min(left, cap)
+        cap -= amount - _allocate(kind=kind, source_id=pk, amount=amount, invoices=invoices)
     paid = [inv for inv in invoices if inv.status == InvoiceStatus.PAID]
     if paid and extend_validity:
         invoices_paid_effects(customer=customer, invoices=paid)

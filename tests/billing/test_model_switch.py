@@ -17,7 +17,7 @@ from ledger.checks import ledger_check
 from ledger.models import JournalEntry
 from ledger.services import payment_record
 from tests.billing.factories import monthly_customer
-from tests.ledger.factories import check_deferred_now
+from tests.ledger.factories import balance, check_deferred_now
 
 pytestmark = pytest.mark.django_db
 
@@ -73,5 +73,37 @@ def test_switch_to_daily_keeping_open_invoices_then_back(alpha):
         assert august is not None and august.period_start == datetime.date(2026, 8, 3)
         payment_record(customer=customer, amount=36_000, method="bank", idempotency_key="switch-keep")
         assert set(Invoice.objects.filter(customer=customer).values_list("status", flat=True)) == {"paid"}
+        check_deferred_now()
+        assert ledger_check().ok
+
+
+def test_a_recharge_payment_is_no_advance_for_the_first_invoice(alpha):
+    """A daily customer of the ISP itself pays a recharge (charged on its receivable), then moves to monthly
+    billing: that payment settled the recharge, so the first invoice stays open."""
+    from hierarchy.models import BillingMode
+    from ledger.vouchers.recharge import recharge_purchase
+
+    with schema_context(alpha.schema):
+        assert alpha.root.billing_mode == BillingMode.POSTPAID
+        customer = monthly_customer(alpha.root, alpha.package, billing_day=3)
+        billing_model_switch(customer=customer, model="daily", open_invoices=None, on=datetime.date(2026, 5, 1))
+        recharge_purchase(customer=customer, package=alpha.package, quantity=3, unit="days")
+        check_deferred_now()
+        owed = balance(f"receivable:c{customer.pk}")
+        assert owed == 1_000  # 100.00 x 3/30 days
+        payment_record(customer=customer, amount=owed, method="cash", idempotency_key="recharge-paid")
+        billing_model_switch(customer=customer, model="monthly", open_invoices=None, on=datetime.date(2026, 6, 1))
+        with time_machine.travel(datetime.datetime(2026, 6, 3, 9, tzinfo=datetime.UTC), tick=False):
+            june = invoice_issue_for_period(customer=customer)
+        assert june is not None and june.status == InvoiceStatus.OPEN and june.amount_paid == 0
+        check_deferred_now()
+        assert balance(f"receivable:c{customer.pk}") == june.total
+        # A real advance still counts: pay 150.00 on a 100.00 invoice, 50.00 waits for July.
+        payment_record(customer=customer, amount=15_000, method="cash", idempotency_key="advance")
+        june.refresh_from_db()
+        assert june.status == InvoiceStatus.PAID
+        with time_machine.travel(datetime.datetime(2026, 7, 3, 9, tzinfo=datetime.UTC), tick=False):
+            july = invoice_issue_for_period(customer=customer)
+        assert july.amount_paid == 5_000 and july.status == InvoiceStatus.PARTIALLY_PAID
         check_deferred_now()
         assert ledger_check().ok
