@@ -45,6 +45,9 @@ from ledger.pricing import customer_price
 
 # Callbacks run after a payment commits (receipts, SMS, router re-enable…); registered by other apps.
 payment_committed_hooks: list[Callable[[Payment], None]] = []
+# --- billing hook (ledger.billing): runs INSIDE the payment's transaction, after its entry and legs are
+# inserted, so the allocation of the payment to invoices commits (or rolls back) with the payment itself.
+payment_posted_hooks: list[Callable[[Payment], None]] = []
 
 
 class IdempotencyConflict(Exception):
@@ -144,6 +147,8 @@ def payment_record(
             payment = Payment(pk=payment_id, customer=customer, amount=amount, currency=currency, method=method,
                               collector=collector, idempotency_key=idempotency_key, payload_hash=digest,
                               entry_id=entry_id, created=created)
+            for posted_hook in payment_posted_hooks:  # billing: allocate to invoices, same transaction
+                posted_hook(payment)
             for hook in payment_committed_hooks:
                 transaction.on_commit(lambda hook=hook, payment=payment: hook(payment))  # type: ignore[misc]
             return payment
