@@ -6,9 +6,11 @@ Tenant isolation rests on three things, all in the database:
   (secret, ``Client-Shortname`` = tenant schema) from this table, so the tenant of a request is
   the one bound to the packet's source address *and* verified by its shared secret - never an
   attribute the NAS sends.
-* Authorization goes through ``radius.check_items`` / ``radius.reply_items``: SECURITY DEFINER
-  functions that resolve the schema from ``radius.nas`` and read ``<schema>.radcheck`` with the
-  user name as a bound parameter. The FreeRADIUS role has no access to tenant schemas at all.
+* Authorization calls the tenant's own ``<schema>.radius_check`` / ``radius_reply`` (SECURITY
+  DEFINER, network/radius/tenant_sql.py), the schema being the verified client's shortname, which
+  a CHECK on ``radius.nas`` keeps to ``isp_[a-z0-9_]+``; the functions answer only a client address
+  that ``radius.nas`` registers to their own tenant. The FreeRADIUS role may execute those two
+  functions of each tenant schema and read nothing there.
 * Accounting rows carry ``tenant = '%{Client-Shortname}'`` and the tables are LIST-partitioned
   by tenant with no default partition, so a row for a tenant without a partition fails instead
   of landing anywhere else.
@@ -363,9 +365,11 @@ _NAS_READABLE = (
 def server_role_sql(*, role: str, password: str | None, create: bool = True) -> list[pgsql.Composed]:
     """Statements creating the least-privilege login FreeRADIUS connects as.
 
-    It may: read radius.nas (clients), call check_items/reply_items, insert/update accounting.
-    It may not touch tenant schemas, radius.tenant or the partition function. ``create=False``
-    alters an existing role (roles are cluster-wide, grants per database).
+    It may: read radius.nas (clients), insert/update accounting (and, granted per tenant schema by
+    network migration 0005 and at signup, execute <schema>.radius_check / radius_reply). It may not
+    read tenant schemas, radius.tenant or call the partition function. ``create=False`` alters an
+    existing role (roles are cluster-wide, grants per database). The check_items/reply_items grant
+    is of migration 0001's time; migration 0003 drops those functions.
     """
     ident = pgsql.Identifier(role)
     verb = pgsql.SQL("CREATE ROLE" if create else "ALTER ROLE")

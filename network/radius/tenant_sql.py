@@ -3,23 +3,22 @@ packages, the role tree, the tenant's status and accounting. No sync job, no cop
 
 One function per tenant schema, ``radius_lookup(name, mac_key)``, is the single definition of
 every check and reply item; the views ``radius_items``, ``radcheck`` and ``radreply`` are that
-function applied to each subscriber. FreeRADIUS's path (``radius.check_items``) calls the function
-directly, once per Access-Request, for the subscriber it asks about.
+function applied to each subscriber. FreeRADIUS calls the schema's own ``radius_check`` /
+``radius_reply`` (below), once per Access-Request, which call ``radius_lookup`` for the subscriber
+it asks about.
 
 Why a plpgsql function rather than a join in a view: each of its statements is a one-row
 indexed read with a plan cached per database session (milliseconds to plan the whole join for
 every connection and tenant, then ~0.1 ms per lookup, against ~0.05 ms for these reads).
 
-Created in the template schema (and every existing tenant schema) by network migration 0004,
-so each cloned tenant has them. The function's names are unqualified: it reads the schema on the
-search_path, which ``radius.check_items`` sets to the NAS's tenant for the call. Each tenant has
-its own copy so that every copy's plans, cached per database session, stay valid (a plan is
-made again whenever search_path differs from the one it was made under). The views go through
-``radius_view_items``, which sets search_path to the schema of the view's own table for the call,
-so a view reads its own schema whatever the reader's search_path (and ``radius_lookup`` checks
-the table it read against the one it was given). The tenant's own row in
-``radius.tenant`` is found through the schema of ``hierarchy_subscriber`` itself, so no schema
-name is written anywhere and a cloned copy needs no rewriting.
+Created in the template schema (and every existing tenant schema) by network migrations 0004 and
+0005, so each cloned tenant has them. Since 0005 every name in ``radius_lookup`` is qualified
+with its own schema (clone_schema rewrites ``<template>.`` in function bodies), so it reads its
+own schema whatever the caller's search_path; each tenant has its own copy, with its own plans
+cached per database session. The views still go through ``radius_view_items`` (which sets
+search_path to the view's own schema and calls ``radius_lookup``, which checks the table it read
+against the one it was given). The tenant's own row in ``radius.tenant`` is found through the
+schema of ``hierarchy_subscriber`` itself.
 
 The key FreeRADIUS looks a subscriber up by is its login, or for hotspot subscribers
 ``radius.mac_key(mac_address)`` (12 lowercase hex digits): one expression, one index.
