@@ -10,6 +10,7 @@ urlpatterns = [
     path("v1/me/", MeView.as_view(), name="api-me"),
     path("v1/", include("hierarchy.api_urls")),
     path("v1/", include("ledger.api_urls")),
+    path("v1/", include("ledger.billing.api_urls")),
     path("v1/", include("ledger.vouchers.api_urls")),
     path("v1/", include("network.api_urls")),
     path("v1/", include("network.router_api_urls")),

@@ -2,12 +2,17 @@
 the service layer, from concurrent worker processes; prints payments/s, latency and the trial balance.
 
     .venv/bin/python -m bench.ledger [--payments 10000] [--workers 8]
+
+Besides wall-clock throughput it prints the CPU one payment costs (the workers' Python and their PostgreSQL
+backends, read from /proc when the database runs on this machine) and the load average: on a shared
+machine the CPU figures hold when throughput does not.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import time
 from decimal import Decimal
 
@@ -43,9 +48,19 @@ def prepare(customers: int) -> str:
     return tenant.schema_name
 
 
-def worker(args: tuple[str, int, int, int]) -> list[float]:
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a local process (0 if it is not readable, e.g. a remote database)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def worker(args: tuple[str, int, int, int]) -> tuple[list[float], float, float]:
     schema, index, count, workers = args
-    from django.db import connections
+    from django.db import connection, connections
     from django_tenants.utils import schema_context
 
     from hierarchy.models import Subscriber
@@ -55,13 +70,18 @@ def worker(args: tuple[str, int, int, int]) -> list[float]:
     latencies = []
     with schema_context(schema):
         customers = list(Subscriber.objects.select_related("owner", "package").order_by("id"))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = int(cursor.fetchone()[0])
+        client_cpu, server_cpu = time.process_time(), _process_cpu(backend)
         for n in range(count):
             customer = customers[(n * workers + index) % len(customers)]
             started = time.perf_counter()
             payment_record(customer=customer, amount=1_000 + n % 997, method="bank" if n % 3 else "cash",
                            idempotency_key=f"bench-{index}-{n}", collector=customer.owner)
             latencies.append(time.perf_counter() - started)
-    return latencies
+        client_cpu, server_cpu = time.process_time() - client_cpu, _process_cpu(backend) - server_cpu
+    return latencies, client_cpu, server_cpu
 
 
 def main() -> None:
@@ -79,17 +99,22 @@ def main() -> None:
     schema = prepare(customers=200)
     connections.close_all()
     per_worker = args.payments // args.workers
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         results = pool.map(worker, [(schema, i, per_worker, args.workers) for i in range(args.workers)])
     elapsed = time.perf_counter() - started
-    latencies = [value for result in results for value in result]
+    latencies = [value for result, _, _ in results for value in result]
+    client_ms = sum(client for _, client, _ in results) / len(latencies) * 1000
+    server_ms = sum(server for _, _, server in results) / len(latencies) * 1000
     with schema_context(schema):
         report = ledger_check(schema=schema)
         count = Payment.objects.count()
     print(f"payments: {count} by {args.workers} workers in {elapsed:.1f} s → {count / elapsed:.0f} payments/s")
     print(f"latency: p50 {percentile(latencies, 50) * 1000:.1f} ms, p95 {percentile(latencies, 95) * 1000:.1f} ms, "
           f"max {max(latencies) * 1000:.1f} ms")
+    print(f"CPU per payment: {client_ms:.2f} ms Python + {server_ms:.2f} ms PostgreSQL backend "
+          f"({os.cpu_count()} CPUs; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)")
     print(f"trial balance: {report.totals} ({'balanced' if report.ok else 'NOT BALANCED'}); "
           f"cached balances drift: {len(report.drift)}, unbalanced entries: {len(report.unbalanced)}")
 

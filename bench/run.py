@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.tenant_signup", "bench.customers", "bench.ledger", "bench.mikrotik_import", "bench.radius"]
+BENCHMARKS = ["bench.tenant_signup", "bench.customers", "bench.ledger", "bench.mikrotik_import", "bench.radius",
+              "bench.billing_run"]
 
 
 def main() -> int:

@@ -92,6 +92,7 @@ TENANT_APPS = [
     "accounts",
     "hierarchy",
     "ledger",
+    "ledger.billing",
     "ledger.vouchers",
     "network",
     "portal",
@@ -208,6 +209,9 @@ CELERY_BEAT_SCHEDULE = {
     "radius-stale-sessions": {"task": "network.tasks.radius_stale_sessions_all", "schedule": 300.0},
     # Every ISP's books: Σ balances = 0 per currency, cached balances = Σ postings (ledger/tasks.py).
     "ledger-check": {"task": "ledger.check_all", "schedule": 3600.0},
+    # Monthly invoices (idempotent, hourly so each ISP's own midnight is caught) and late fees (ledger/billing).
+    "billing-run": {"task": "billing.run_all", "schedule": 3600.0},
+    "billing-late-fees": {"task": "billing.late_fees_all", "schedule": 86400.0},
 }
 
 # FreeRADIUS connects as this least-privilege role (created by the radius_registry migration).
@@ -262,6 +266,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = LOCAL
+# Uploaded files (the default storage above): journal-entry attachments under ledger/<schema>/…
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(embedded.data_dir(PROFILE) / "media"))
+LEDGER_ATTACHMENT_MAX_BYTES = env_int("LEDGER_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 EMAIL_BACKEND = env_str(

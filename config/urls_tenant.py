@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("", include("portal.voucher_urls")),
     path("network/", include("portal.network_urls")),
+    path("reports/", include("portal.report_views")),
 ]

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from typing import cast
+import json
+from typing import Any, cast
 
 from django.db.models import QuerySet
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics, status
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role, User
 from ledger import selectors
-from ledger.models import Account, JournalEntry, Payment, Settlement
+from ledger.models import Account, EntryAttachment, JournalEntry, Payment, Settlement
 from ledger.pricing import to_minor
 from ledger.serializers import (
     AccountSerializer,
+    AttachmentUploadSerializer,
     JournalEntrySerializer,
     ManualEntrySerializer,
+    ManualEntryUploadSerializer,
     PaymentRequestSerializer,
     PaymentSerializer,
     RefundRequestSerializer,
@@ -29,6 +35,8 @@ from ledger.serializers import (
 from ledger.services import (
     AlreadyReversed,
     IdempotencyConflict,
+    StaleChain,
+    entry_attachments_add,
     manual_entry_record,
     payment_record,
     payment_refund,
@@ -85,6 +93,8 @@ class PaymentListCreate(APIView):
             )
         except IdempotencyConflict as exc:
             raise Conflict("This Idempotency-Key was already used with a different payment.") from exc
+        except StaleChain as exc:
+            raise Conflict("The customer's prices changed while the payment was recorded; send it again.") from exc
         payment = Payment.objects.select_related("entry").get(pk=payment.pk)
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -160,29 +170,73 @@ class JournalEntryList(generics.ListAPIView):
     serializer_class = JournalEntrySerializer
 
     def get_queryset(self) -> QuerySet[JournalEntry]:
-        return selectors.entries_in_scope(user=_user(self.request)).order_by("-id")
+        return selectors.entries_in_scope(user=_user(self.request)).prefetch_related("attachments").order_by("-id")
 
-    @extend_schema(request=ManualEntrySerializer, responses={201: JournalEntrySerializer})
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={"application/json": ManualEntrySerializer, "multipart/form-data": ManualEntryUploadSerializer},
+        responses={201: JournalEntrySerializer},
+    )
     def post(self, request: Request) -> Response:
-        """A manual entry (expenses, other income…) by the ISP's admin or accountant."""
+        """A manual entry (expenses, other income…) by the ISP's admin or accountant. As multipart, ``lines``
+        is a JSON string and ``attachments`` any number of PDF/PNG/JPEG/WebP files."""
         user = _user(request)
-        if not selectors.user_is_isp_bookkeeper(user=user) or user.role == Role.MANAGER:
-            raise exceptions.PermissionDenied("Only the ISP's admin or accountant records manual entries.")
-        data = ManualEntrySerializer(data=request.data)
+        _require_entry_writer(user)
+        body: Any = request.data if not isinstance(request.data, list) else {}
+        payload = {key: body.get(key) for key in ("reason", "reference", "lines") if key in body}
+        if isinstance(payload.get("lines"), str):
+            try:
+                payload["lines"] = json.loads(str(payload["lines"]))
+            except ValueError as exc:
+                raise exceptions.ValidationError({"lines": ["Send the lines as a JSON list."]}) from exc
+        data = ManualEntrySerializer(data=payload)
         data.is_valid(raise_exception=True)
         lines = [(line["account"], to_minor(line["debit"]) if "debit" in line else -to_minor(line["credit"]))
                  for line in data.validated_data["lines"]]
         entry = manual_entry_record(lines=lines, reason=data.validated_data["reason"], actor_id=user.pk,
-                                    external_reference=data.validated_data["reference"])
-        entry = JournalEntry.objects.prefetch_related("postings__account").get(pk=entry.pk)
+                                    external_reference=data.validated_data["reference"],
+                                    attachments=request.FILES.getlist("attachments"))
+        entry = JournalEntry.objects.prefetch_related("postings__account", "attachments").get(pk=entry.pk)
         return Response(JournalEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+def _require_entry_writer(user: User) -> None:
+    if not selectors.user_is_isp_bookkeeper(user=user) or user.role == Role.MANAGER:
+        raise exceptions.PermissionDenied("Only the ISP's admin or accountant records manual entries.")
+
+
+class EntryAttachmentCreate(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": AttachmentUploadSerializer}, responses={201: JournalEntrySerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        """Attach more files (``attachments``) to a manual entry."""
+        user = _user(request)
+        entry = get_object_or_404(selectors.entries_in_scope(user=user), pk=pk)
+        _require_entry_writer(user)
+        entry_attachments_add(entry=entry, uploads=request.FILES.getlist("attachments"), actor_id=user.pk)
+        entry = JournalEntry.objects.prefetch_related("postings__account", "attachments").get(pk=entry.pk)
+        return Response(JournalEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class EntryAttachmentDownload(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int, attachment_id: int) -> FileResponse:
+        """The file, to whoever may see the entry."""
+        entry = get_object_or_404(selectors.entries_in_scope(user=_user(request)), pk=pk)
+        attachment = get_object_or_404(EntryAttachment.objects.filter(entry=entry), pk=attachment_id)
+        response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name,
+                                content_type=attachment.content_type)
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 class JournalEntryDetail(generics.RetrieveAPIView):
     serializer_class = JournalEntrySerializer
 
     def get_queryset(self) -> QuerySet[JournalEntry]:
-        return selectors.entries_in_scope(user=_user(self.request))
+        return selectors.entries_in_scope(user=_user(self.request)).prefetch_related("attachments")
 
 
 class SettlementListCreate(generics.ListCreateAPIView):

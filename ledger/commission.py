@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from math import floor
+from functools import lru_cache
 
 SHARE = "share"
 PRICE_DIFFERENCE = "price_difference"
@@ -46,20 +46,27 @@ class Split:
 def commission_split(*, gross: int, chain: Sequence[ChainNode], customer_price: int = 0) -> Split:
     if gross <= 0:
         raise ValueError("A split needs a positive gross amount.")
-    pools: list[Fraction] = []
-    parent_pool = Fraction(gross)
+    amounts = tuple((node_id, gross * keep.numerator // keep.denominator)
+                    for node_id, keep in commission_factors(tuple(chain), customer_price))
+    isp = gross - sum(amount for _, amount in amounts)
+    return Split(isp=isp, nodes=amounts)
+
+
+@lru_cache(maxsize=4096)
+def commission_factors(chain: tuple[ChainNode, ...], customer_price: int) -> tuple[tuple[int, Fraction], ...]:
+    """What each node keeps as an exact fraction of the gross. Every pool is the gross times a factor that
+    depends only on the chain (capping by the parent's pool commutes with a positive gross), so a node's
+    amount ``floor(pool - child's pool)`` is ``floor(gross * (factor - child's factor))``: computed once per
+    chain and price, then integer arithmetic per payment."""
+    factors: list[Fraction] = []
+    parent = Fraction(1)
     for node in chain:
         if node.mode == PRICE_DIFFERENCE:
-            margin = Fraction(customer_price - node.cost)
-            pool = Fraction(gross) * margin / customer_price if customer_price > 0 else Fraction(0)
+            factor = Fraction(customer_price - node.cost, customer_price) if customer_price > 0 else Fraction(0)
         else:
-            pool = parent_pool * Fraction(node.share_percent) / 100
-        pool = min(max(pool, Fraction(0)), parent_pool)
-        pools.append(pool)
-        parent_pool = pool
-    amounts: list[tuple[int, int]] = []
-    for index, node in enumerate(chain):
-        child_pool = pools[index + 1] if index + 1 < len(pools) else Fraction(0)
-        amounts.append((node.node_id, floor(pools[index] - child_pool)))
-    isp = gross - sum(amount for _, amount in amounts)
-    return Split(isp=isp, nodes=tuple(amounts))
+            factor = parent * Fraction(node.share_percent) / 100
+        factor = min(max(factor, Fraction(0)), parent)
+        factors.append(factor)
+        parent = factor
+    return tuple((node.node_id, factors[i] - (factors[i + 1] if i + 1 < len(factors) else Fraction(0)))
+                 for i, node in enumerate(chain))

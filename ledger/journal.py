@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import psycopg
 from django.db import IntegrityError, OperationalError, connection, transaction
 
 from ledger.models import AccountKind, JournalEntry, Posting
@@ -101,9 +102,11 @@ def accounts_lock(refs: Iterable[AccountRef], *, lock: Iterable[str] = ()) -> di
     under the lock; other accounts are not locked: their balance slots are upserted by the posting trigger.
     Returns code → account (balance 0 for accounts not locked)."""
     wanted = {ref.code: ref for ref in refs}
-    codes = sorted(wanted)
     schema = schema_current()
     known = _committed_account_ids.setdefault(schema, {})
+    if not lock and all(code in known for code in wanted):  # the common case: no query at all
+        return {code: LockedAccount(id=known[code], balance=0) for code in wanted}
+    codes = sorted(wanted)
     sql = "SELECT code, id FROM ledger_account WHERE code = ANY(%s)"
     with connection.cursor() as cursor:
         if all(code in known for code in codes):
@@ -141,15 +144,33 @@ def accounts_lock(refs: Iterable[AccountRef], *, lock: Iterable[str] = ()) -> di
     return found
 
 
-def postings_sql(legs: Iterable[Leg], accounts: dict[str, LockedAccount]) -> tuple[str, list[Any]]:
-    """A VALUES list (account_id, debit, credit) for the legs, to insert in one statement."""
-    rows: list[str] = []
-    params: list[Any] = []
+def posting_arrays(legs: Iterable[Leg], accounts: dict[str, LockedAccount]) -> tuple[list[int], list[int], list[int]]:
+    """Account ids, debits and credits of the non-zero legs, as arrays for one INSERT .. unnest()."""
+    ids: list[int] = []
+    debits: list[int] = []
+    credits: list[int] = []
     for leg in legs:
         if leg.amount:
-            rows.append("(%s::bigint, %s::bigint, %s::bigint)")
-            params += [accounts[leg.account.code].id, max(leg.amount, 0), max(-leg.amount, 0)]
-    return ", ".join(rows), params
+            ids.append(accounts[leg.account.code].id)
+            debits.append(max(leg.amount, 0))
+            credits.append(max(-leg.amount, 0))
+    return ids, debits, credits
+
+
+def statement_fetchone(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
+    """Run a hot statement with server-side parameter binding (Django's cursors quote every parameter into
+    the query text on the client, arrays included) in pipeline mode, which sends the transaction's pending
+    BEGIN together with the statement: one round trip instead of two. The Django cursor is opened first so
+    django-tenants has set the search_path."""
+    with connection.cursor() as django_cursor, connection.wrap_database_errors:
+        # (wrap_database_errors: psycopg's errors become Django's, which money_atomic retries or reports.)
+        raw = django_cursor.cursor.connection
+        with raw.pipeline(), psycopg.Cursor(raw) as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    if row is None:
+        raise AssertionError("the statement returned no row")
+    return tuple(row)
 
 
 def entry_post(

@@ -156,8 +156,12 @@ class JournalEntry(models.Model):
 
 
 class Posting(models.Model):
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    # No foreign-key constraints (they would take FOR KEY SHARE locks on the busiest account rows, which
+    # concurrent payments turn into multixacts): the statement trigger ``ledger_balances_apply`` (migration
+    # 0006) refuses a posting whose account or entry does not exist, and neither is ever deleted.
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings", db_constraint=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings", db_constraint=False,
+                                db_index=False)  # the (account, entry) index serves
     currency = models.CharField(max_length=3)
     debit = models.BigIntegerField(default=0)
     credit = models.BigIntegerField(default=0)
@@ -172,6 +176,25 @@ class Posting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} D{self.debit} C{self.credit}"
+
+
+class EntryAttachment(models.Model):
+    """A supporting document (receipt, invoice scan) of a journal entry; append-only like the entry."""
+
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="attachments")
+    file = models.FileField(max_length=255)  # stored by ledger.attachments under ledger/<schema>/attachments/
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id}: {self.name}"
 
 
 class PaymentMethod(models.TextChoices):
@@ -189,7 +212,7 @@ class Payment(models.Model):
     method = models.CharField(max_length=8, choices=PaymentMethod.choices)
     collector = models.ForeignKey("hierarchy.Operator", null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="collected_payments")
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    idempotency_key = models.CharField(max_length=200)  # unique: payment_idempotency_key_unique
     payload_hash = models.CharField(max_length=64)
     entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="payment")
     created = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -197,6 +220,8 @@ class Payment(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
+            # A constraint rather than unique=True, which would add a LIKE index nobody uses to every insert.
+            models.UniqueConstraint(fields=["idempotency_key"], name="payment_idempotency_key_unique"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=Q(method__in=PaymentMethod.values), name="payment_method_valid"),
         ]

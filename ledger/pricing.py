@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -60,21 +61,25 @@ def chain_for(*, owner: Operator, package: Package) -> Chain:
             [package.pk, ids],
         )
         rows = cursor.fetchall()
-    master = to_minor(package.price)
+    return chain_from_rows(rows, package_name=package.name, master_price=to_minor(package.price))
+
+
+def chain_from_rows(rows: list[tuple[Any, ...]], *, package_name: str, master_price: int) -> Chain:
+    """A Chain from rows (id, parent_id, depth, name, share_percent, billing_mode, price, mode) by depth."""
     prices: dict[int, int] = {}
     modes: dict[int, str] = {}
     nodes = []
     for pk, parent_id, depth, name, share, billing_mode, price, mode in rows:
         if depth == 0:
-            prices[pk] = master
+            prices[pk] = master_price
             continue
         if price is None:
-            raise ValidationError({"package": f"“{package.name}” is not assigned to {name}."})
+            raise ValidationError({"package": f"“{package_name}” is not assigned to {name}."})
         nodes.append(Operator(id=pk, parent_id=parent_id, depth=depth, name=name, share_percent=share,
                               billing_mode=billing_mode))
         prices[pk] = to_minor(price)
         modes[pk] = mode
-    return Chain(nodes=tuple(nodes), prices=prices, modes=modes, master_price=master)
+    return Chain(nodes=tuple(nodes), prices=prices, modes=modes, master_price=master_price)
 
 
 def customer_price(*, customer: Subscriber, chain: Chain) -> int:

@@ -1,5 +1,7 @@
 """Reads on the books, scoped by the role tree: a node's staff see their own node's and their subtree's
-accounts, entries and payments; only the ISP's own staff (members of the root) see the ISP's accounts."""
+accounts, entries and payments, plus the subtrees django-guardian grants them (``hierarchy.access_subtree``,
+the same exceptions as for customers: ``hierarchy.selectors.scope_paths``); only staff whose scope covers
+the whole tree (members of the root, or granted the root) see the ISP's own accounts."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 
 from accounts.models import Role, User
 from hierarchy.models import Operator, Subscriber
+from hierarchy.selectors import scope_paths
 from hierarchy.selectors import user_node as hierarchy_user_node
 from ledger.models import Account, AccountKind, JournalEntry, Payment, Posting, Settlement
 
@@ -17,10 +20,14 @@ BOOKKEEPER_ROLES = {Role.ADMIN, Role.ACCOUNTANT, Role.MANAGER}
 
 
 def user_node(*, user: User) -> Operator | None:
-    """The node whose subtree the user may see, or None (customers, users without a membership)."""
-    if not user.is_authenticated or user.role not in MONEY_ROLES | {Role.SUPPORT}:
+    """The node the user belongs to, or None (customers, users without a membership)."""
+    if not _may_read_money(user):
         return None
     return hierarchy_user_node(user=user)
+
+
+def _may_read_money(user: User) -> bool:
+    return bool(user.is_authenticated) and user.role in MONEY_ROLES | {Role.SUPPORT}
 
 
 def user_is_isp_bookkeeper(*, user: User) -> bool:
@@ -28,38 +35,46 @@ def user_is_isp_bookkeeper(*, user: User) -> bool:
     return node is not None and node.depth == 0 and user.role in BOOKKEEPER_ROLES
 
 
+def ledger_scope_paths(*, user: User) -> list[str]:
+    """Path prefixes whose money the user may read: its node's subtree plus guardian-granted subtrees."""
+    return scope_paths(user=user) if _may_read_money(user) else []
+
+
+def under_paths(field: str, paths: list[str]) -> Q:
+    query = Q(pk__in=[])
+    for path in paths:
+        query |= Q(**{f"{field}__startswith": path})
+    return query
+
+
+def paths_cover_everything(paths: list[str]) -> bool:
+    return any(path.count("/") == 2 for path in paths)  # the root's path "/<id>/"
+
+
 def operators_in_scope(*, user: User) -> QuerySet[Operator]:
-    node = user_node(user=user)
-    if node is None:
-        return Operator.objects.none()
-    return Operator.objects.filter(path__startswith=node.path)
+    return Operator.objects.filter(under_paths("path", ledger_scope_paths(user=user)))
 
 
 def customers_in_scope(*, user: User) -> QuerySet[Subscriber]:
-    node = user_node(user=user)
-    if node is None:
-        return Subscriber.objects.none()
-    return Subscriber.objects.filter(owner__path__startswith=node.path)
+    return Subscriber.objects.filter(under_paths("owner__path", ledger_scope_paths(user=user)))
 
 
 def accounts_in_scope(*, user: User) -> QuerySet[Account]:
-    node = user_node(user=user)
-    if node is None:
-        return Account.objects.none()
-    accounts = Account.objects.with_balance().select_related("owner", "customer")
-    if node.depth == 0:
+    paths = ledger_scope_paths(user=user)
+    accounts = Account.objects.with_balance().select_related("owner", "customer").order_by("id")
+    if paths_cover_everything(paths):
         return accounts
-    return accounts.filter(Q(owner__path__startswith=node.path) | Q(customer__owner__path__startswith=node.path))
+    return accounts.filter(under_paths("owner__path", paths) | under_paths("customer__owner__path", paths))
 
 
 def entries_in_scope(*, user: User) -> QuerySet[JournalEntry]:
-    node = user_node(user=user)
-    if node is None:
-        return JournalEntry.objects.none()
+    paths = ledger_scope_paths(user=user)
     entries = JournalEntry.objects.prefetch_related("postings__account")
-    if node.depth == 0:
+    if paths_cover_everything(paths):
         return entries
-    visible = accounts_in_scope(user=user)
+    if not paths:
+        return entries.none()
+    visible = Account.objects.filter(under_paths("owner__path", paths) | under_paths("customer__owner__path", paths))
     return entries.filter(Exists(Posting.objects.filter(entry=OuterRef("pk"), account__in=visible)))
 
 

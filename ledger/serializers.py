@@ -7,7 +7,16 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ledger.models import Account, JournalEntry, Payment, PaymentMethod, Posting, Settlement, SettlementDirection
+from ledger.models import (
+    Account,
+    EntryAttachment,
+    JournalEntry,
+    Payment,
+    PaymentMethod,
+    Posting,
+    Settlement,
+    SettlementDirection,
+)
 from ledger.pricing import from_minor
 
 
@@ -76,12 +85,25 @@ class PostingSerializer(serializers.ModelSerializer):
         fields = ["account", "account_code", "currency", "debit", "credit"]
 
 
+class AttachmentSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EntryAttachment
+        fields = ["id", "name", "content_type", "size", "created", "url"]
+
+    def get_url(self, attachment: EntryAttachment) -> str:
+        return f"/api/v1/ledger/entries/{attachment.entry_id}/attachments/{attachment.pk}/"
+
+
 class JournalEntrySerializer(serializers.ModelSerializer):
     postings = PostingSerializer(many=True, read_only=True)
+    attachments = AttachmentSerializer(many=True, read_only=True)
 
     class Meta:
         model = JournalEntry
-        fields = ["id", "kind", "created", "actor", "reason", "external_reference", "reversal_of", "postings"]
+        fields = ["id", "kind", "created", "actor", "reason", "external_reference", "reversal_of", "customer", "node",
+                  "package", "postings", "attachments"]
 
 
 class SettlementSerializer(serializers.ModelSerializer):
@@ -117,3 +139,16 @@ class ManualEntrySerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255)
     reference = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     lines = ManualLineSerializer(many=True)
+
+
+class ManualEntryUploadSerializer(serializers.Serializer):
+    """The multipart form of a manual entry (for the schema): ``lines`` as a JSON string, files attached."""
+
+    reason = serializers.CharField(max_length=255)
+    reference = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    lines = serializers.CharField(help_text='JSON list, e.g. [{"account": "expenses", "debit": "5.00"}, …]')
+    attachments = serializers.ListField(child=serializers.FileField(), required=False)
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    attachments = serializers.ListField(child=serializers.FileField())

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
 
 from hierarchy.models import Operator, Subscriber
+from ledger.attachments import attachments_discard, attachments_link, attachments_store
+from ledger.chains import chain_cached
 from ledger.commission import Split, commission_split
 from ledger.journal import (
     AccountRef,
@@ -26,7 +29,8 @@ from ledger.journal import (
     ledger_currency,
     money_atomic,
     node_account,
-    postings_sql,
+    posting_arrays,
+    statement_fetchone,
 )
 from ledger.models import (
     AccountKind,
@@ -37,10 +41,13 @@ from ledger.models import (
     Settlement,
     SettlementDirection,
 )
-from ledger.pricing import chain_for, customer_price
+from ledger.pricing import customer_price
 
 # Callbacks run after a payment commits (receipts, SMS, router re-enable…); registered by other apps.
 payment_committed_hooks: list[Callable[[Payment], None]] = []
+# --- billing hook (ledger.billing): runs INSIDE the payment's transaction, after its entry and legs are
+# inserted, so the allocation of the payment to invoices commits (or rolls back) with the payment itself.
+payment_posted_hooks: list[Callable[[Payment], None]] = []
 
 
 class IdempotencyConflict(Exception):
@@ -68,6 +75,13 @@ def money_account_for(*, method: str, collector: Operator | None) -> AccountRef:
 
 class _Replay(Exception):
     pass
+
+
+class StaleChain(Exception):
+    """The owner's prices/shares changed under every attempt to split a payment (practically never)."""
+
+
+STALE_CHAIN_ATTEMPTS = 3
 
 
 def payment_legs(*, money: AccountRef, customer_id: int, amount: int, split: Split) -> list[Leg]:
@@ -106,42 +120,39 @@ def payment_record(
     digest = payload_hash({"customer": customer.pk, "amount": amount, "method": method,
                            "collector": collector.pk if collector else None})
 
+    currency = ledger_currency()
+    reason = f"Payment by {customer.username} ({method})"
+    money = money_account_for(method=method, collector=collector)
+
     def work() -> Payment:
-        chain = chain_for(owner=customer.owner, package=customer.package)
-        split = commission_split(gross=amount, chain=chain.commission_chain(),
-                                 customer_price=customer_price(customer=customer, chain=chain))
-        legs = payment_legs(money=money_account_for(method=method, collector=collector), customer_id=customer.pk,
-                            amount=amount, split=split)
-        accounts = accounts_lock(leg.account for leg in legs)
-        values, posting_params = postings_sql(legs, accounts)
-        currency = ledger_currency()
-        # One statement: the entry, the payment (claiming the idempotency key) and every leg of the split.
-        # If the key is taken the payment insert yields no row, no posting is inserted and we roll back.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "WITH e AS (INSERT INTO ledger_journalentry (kind, created, actor_id, reason, external_reference,"
-                "  customer_id, node_id, package_id) VALUES ('payment', now(), %s, %s, %s, %s, %s, %s) RETURNING id),"
-                " p AS (INSERT INTO ledger_payment (customer_id, amount, currency, method, collector_id,"
-                "  idempotency_key, payload_hash, entry_id, created) SELECT %s, %s, %s, %s, %s, %s, %s, e.id, now()"
-                "  FROM e ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, entry_id, created),"
-                f" x AS (INSERT INTO ledger_posting (entry_id, account_id, currency, debit, credit)"
-                f"  SELECT p.entry_id, v.account_id, %s, v.debit, v.credit FROM p,"
-                f"  (VALUES {values}) AS v (account_id, debit, credit))"
-                " SELECT id, entry_id, created FROM p",
-                [actor_id, f"Payment by {customer.username} ({method})", external_reference[:128],
-                 customer.pk, customer.owner_id, customer.package_id,
-                 customer.pk, amount, currency, method, collector.pk if collector else None, idempotency_key,
-                 digest, currency, *posting_params],
+        # The split uses a cached chain; ledger_payment_post posts only if the chain's fingerprint is still
+        # the database's, else (prices or shares changed meanwhile) the chain is read again.
+        for attempt in range(STALE_CHAIN_ATTEMPTS):
+            cached = chain_cached(owner_id=customer.owner_id, package_id=customer.package_id, refresh=attempt > 0)
+            split = commission_split(gross=amount, chain=cached.commission_chain,
+                                     customer_price=customer_price(customer=customer, chain=cached.chain))
+            legs = payment_legs(money=money, customer_id=customer.pk, amount=amount, split=split)
+            ids, debits, credits = posting_arrays(legs, accounts_lock(leg.account for leg in legs))
+            payment_id, entry_id, created, outcome = statement_fetchone(
+                "SELECT payment_id, entry_id, created, outcome FROM ledger_payment_post("
+                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::bigint[], %s::bigint[])",
+                [cached.fingerprint, customer.owner_id, customer.package_id, actor_id, reason,
+                 external_reference[:128], customer.pk, amount, currency, method,
+                 collector.pk if collector else None, idempotency_key, digest, ids, debits, credits],
             )
-            row = cursor.fetchone()
-        if row is None:
-            raise _Replay
-        payment = Payment(pk=row[0], customer=customer, amount=amount, currency=currency, method=method,
-                          collector=collector, idempotency_key=idempotency_key, payload_hash=digest,
-                          entry_id=row[1], created=row[2])
-        for hook in payment_committed_hooks:
-            transaction.on_commit(lambda hook=hook: hook(payment))  # type: ignore[misc]
-        return payment
+            if outcome == "stale":
+                continue
+            if outcome == "replay":
+                raise _Replay
+            payment = Payment(pk=payment_id, customer=customer, amount=amount, currency=currency, method=method,
+                              collector=collector, idempotency_key=idempotency_key, payload_hash=digest,
+                              entry_id=entry_id, created=created)
+            for posted_hook in payment_posted_hooks:  # billing: allocate to invoices, same transaction
+                posted_hook(payment)
+            for hook in payment_committed_hooks:
+                transaction.on_commit(lambda hook=hook, payment=payment: hook(payment))  # type: ignore[misc]
+            return payment
+        raise StaleChain(f"The prices of {customer.username}'s chain kept changing; try again.")
 
     try:
         return money_atomic(work), True
@@ -234,9 +245,10 @@ MANUAL_KINDS = {AccountKind.CASH, AccountKind.BANK, AccountKind.EXPENSES, Accoun
 
 
 def manual_entry_record(*, lines: list[tuple[str, int]], reason: str, actor_id: int | None,
-                        external_reference: str = "") -> JournalEntry:
+                        external_reference: str = "", attachments: Sequence[UploadedFile] = ()) -> JournalEntry:
     """An accountant's entry on the ISP's own accounts (expenses, other income…): (kind, effect) lines,
-    effect positive = debit. An unbalanced entry is refused here and, regardless, by the database."""
+    effect positive = debit, with optional supporting files (ledger/attachments.py). An unbalanced entry is
+    refused here and, regardless, by the database."""
     if not reason.strip():
         raise ValidationError({"reason": "Say what the entry is for."})
     if sum(effect for _, effect in lines) != 0 or len(lines) < 2:
@@ -246,8 +258,34 @@ def manual_entry_record(*, lines: list[tuple[str, int]], reason: str, actor_id: 
         if kind not in {k.value for k in MANUAL_KINDS} or effect == 0:
             raise ValidationError({"lines": f"“{kind}” cannot be used in a manual entry (or a zero line)."})
         refs.append(Leg(isp_account(AccountKind(kind)), effect))
-    return money_atomic(lambda: entry_post(kind=EntryKind.MANUAL, reason=reason, legs=refs, actor_id=actor_id,
-                                           external_reference=external_reference))
+    files = attachments_store(uploads=attachments)
+
+    def work() -> JournalEntry:
+        entry = entry_post(kind=EntryKind.MANUAL, reason=reason, legs=refs, actor_id=actor_id,
+                           external_reference=external_reference)
+        attachments_link(entry=entry, files=files, actor_id=actor_id)
+        return entry
+
+    try:
+        return money_atomic(work)
+    except BaseException:
+        attachments_discard(files=files)
+        raise
+
+
+def entry_attachments_add(*, entry: JournalEntry, uploads: Sequence[UploadedFile], actor_id: int | None) -> None:
+    """More supporting files for a manual entry (a receipt that arrived later); the entry itself is unchanged."""
+    if entry.kind != EntryKind.MANUAL:
+        raise ValidationError({"entry": "Files are attached to manual entries only."})
+    if not uploads:
+        raise ValidationError({"attachments": "Send at least one file."})
+    files = attachments_store(uploads=uploads)
+    try:
+        with transaction.atomic():
+            attachments_link(entry=entry, files=files, actor_id=actor_id)
+    except BaseException:
+        attachments_discard(files=files)
+        raise
 
 
 def customer_accounts_ensure(*, customer: Subscriber) -> None:

@@ -136,3 +136,51 @@ def test_postings_cannot_be_added_to_a_checked_entry(alpha):
         with pytest.raises(DatabaseError, match="is closed"), transaction.atomic():
             _sql("INSERT INTO ledger_posting (entry_id, account_id, currency, debit, credit) VALUES "
                  "(%s, %s, 'USD', 100, 0), (%s, %s, 'USD', 0, 100)", [entry, bank, entry, revenue])
+
+
+def test_a_posting_needs_an_existing_account_and_entry(alpha):
+    # No foreign-key constraints on postings (migration 0006): the statement trigger checks both.
+    with schema_context(alpha.schema):
+        bank, _ = _accounts()
+        entry = ENTRY
+        assert "refers to no account" in _refused(
+            "INSERT INTO ledger_posting (entry_id, account_id, currency, debit, credit) VALUES "
+            "(%s, %s, 'USD', 100, 0), (%s, 987654321, 'USD', 0, 100)", [entry, bank, entry])
+        # Even with the open-entries list forged, an entry that does not exist takes no postings.
+        assert "refers to no journal entry" in _refused(
+            "SELECT set_config('ledger.open_entries', ',987654321,', true); "
+            "INSERT INTO ledger_posting (entry_id, account_id, currency, debit, credit) VALUES "
+            "(987654321, %s, 'USD', 100, 0)", [bank])
+
+
+def test_a_posting_is_in_its_accounts_currency(alpha):
+    with schema_context(alpha.schema):
+        bank, revenue = _accounts()
+        entry = ENTRY
+        assert "currency differs" in _refused(
+            "INSERT INTO ledger_posting (entry_id, account_id, currency, debit, credit) VALUES "
+            "(%s, %s, 'EUR', 100, 0), (%s, %s, 'EUR', 0, 100)", [entry, bank, entry, revenue])
+
+
+@pytest.mark.parametrize("table", ["ledger_posting", "ledger_journalentry", "ledger_payment", "ledger_settlement",
+                                   "ledger_wallettopup", "ledger_account", "ledger_accountbalance"])
+def test_ledger_tables_cannot_be_truncated(alpha, table):
+    with schema_context(alpha.schema):
+        _accounts()
+        check_deferred_now()  # (TRUNCATE refuses to run with trigger events pending)
+        with pytest.raises(DatabaseError, match=r"TRUNCATE on .* is refused"), transaction.atomic():
+            _sql(f"TRUNCATE {table} CASCADE")
+
+
+def test_cloned_ledger_functions_name_their_own_schema(alpha, beta):
+    """The functions with static SQL name their schema; clone_schema must have rewritten the template's
+    name, or alpha's postings would update the template's balances."""
+    with schema_context(alpha.schema):
+        rows = _sql("SELECT n.nspname, p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
+                    "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN (%s, %s) "
+                    "AND p.proname IN ('ledger_balances_apply', 'ledger_entry_check_balanced', "
+                    "'ledger_payment_post', 'ledger_chain_fingerprint')", [alpha.schema, beta.schema])
+    assert len(rows) == 8
+    for schema, name, source in rows:
+        other = beta.schema if schema == alpha.schema else alpha.schema
+        assert f"{schema}.ledger_" in source and f"{other}." not in source and "tenant_template" not in source, name

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class BillingConfig(AppConfig):
+    name = "ledger.billing"
+    label = "billing"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Payments are allocated to invoices inside the payment's own transaction.
+        from ledger import services as ledger_services
+        from ledger.billing.payments import payment_allocate_hook
+
+        if payment_allocate_hook not in ledger_services.payment_posted_hooks:
+            ledger_services.payment_posted_hooks.append(payment_allocate_hook)

@@ -1,0 +1,167 @@
+"""Mid-cycle package changes with proration, and switching a customer between monthly and daily billing.
+
+Proration (``amounts.proration``): the period invoice covering the change day is credited for the unused
+days (change day included) of what its package line billed after discount, by a credit note on that
+invoice; the new package is charged for the same days by a proration invoice. ``package_change_preview``
+computes exactly what ``package_change_confirm`` posts, without writing anything.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from fractions import Fraction
+
+from django.core.exceptions import ValidationError
+
+from hierarchy.models import Package, Subscriber
+from hierarchy.subscribers import subscriber_check_sale, subscriber_update
+from ledger.billing.amounts import Proration, proration
+from ledger.billing.documents import (
+    LineSpec,
+    credit_note_issue,
+    credit_split,
+    invoice_income,
+    invoice_issue,
+    invoice_void_locked,
+    tax_rate_for,
+)
+from ledger.billing.documents import tenant_today as _today
+from ledger.billing.models import (
+    BillingModel,
+    BillingProfile,
+    CreditNote,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    PackageChange,
+)
+from ledger.billing.payments import OPEN_STATUSES, credits_apply, customer_lock
+from ledger.billing.services import customer_package_price
+from ledger.journal import money_atomic
+
+
+@dataclass(frozen=True)
+class ChangeQuote:
+    customer_id: int
+    old_package_id: int
+    new_package_id: int
+    on: datetime.date
+    invoice_id: int | None  # the period invoice credited (None: nothing to prorate)
+    period: tuple[datetime.date, datetime.date] | None
+    new_price: int
+    new_tax_rate: object
+    amounts: Proration | None
+
+
+def _covering_invoice(customer_id: int, on: datetime.date) -> Invoice | None:
+    return (Invoice.objects.filter(customer_id=customer_id, kind=InvoiceKind.REGULAR, period_start__lte=on,
+                                   period_end__gte=on).exclude(status=InvoiceStatus.VOID)
+            .prefetch_related("lines").order_by("-period_start").first())
+
+
+def _quote(*, customer: Subscriber, package: Package, on: datetime.date) -> ChangeQuote:
+    if package.pk == customer.package_id:
+        raise ValidationError({"package": f"{customer.username} is already on {package.name}."})
+    subscriber_check_sale(package=package, owner=customer.owner)
+    invoice = _covering_invoice(customer.pk, on)
+    profile = BillingProfile.objects.filter(customer_id=customer.pk).first()
+    new_price = customer_package_price(customer=customer, package=package)
+    new_rate = tax_rate_for(package)
+    if invoice is None or profile is None:
+        return ChangeQuote(customer_id=customer.pk, old_package_id=customer.package_id, new_package_id=package.pk,
+                           on=on, invoice_id=None, period=None, new_price=new_price, new_tax_rate=new_rate,
+                           amounts=None)
+    package_lines = [line for line in invoice.lines.all() if line.package_id is not None]
+    old_net = sum(line.amount - line.discount for line in package_lines)
+    old_rate = package_lines[0].tax_rate if package_lines else new_rate
+    amounts = proration(period_start=invoice.period_start, period_end=invoice.period_end, on=on, old_net=old_net,
+                        old_tax_rate=old_rate, new_price=new_price, new_tax_rate=new_rate,
+                        discount_percent=profile.discount_percent)
+    return ChangeQuote(customer_id=customer.pk, old_package_id=customer.package_id, new_package_id=package.pk, on=on,
+                       invoice_id=invoice.pk, period=(invoice.period_start, invoice.period_end), new_price=new_price,
+                       new_tax_rate=new_rate, amounts=amounts)
+
+
+def package_change_preview(*, customer: Subscriber, package: Package, on: datetime.date | None = None) -> ChangeQuote:
+    """The exact amounts a change on ``on`` (default today) would post; writes nothing."""
+    return _quote(customer=customer, package=package, on=on or _today())
+
+
+def package_change_confirm(*, customer: Subscriber, package: Package, on: datetime.date | None = None,
+                           actor: object = None, actor_id: int | None = None) -> PackageChange:
+    """Post the proration (credit note on the covering invoice, proration invoice for the new package),
+    apply the customer's credit, and change the package through the hierarchy service (which sends the
+    CoA after commit) — all in one money transaction."""
+    day = on or _today()
+
+    def work() -> PackageChange:
+        locked = customer_lock(customer.pk)
+        quote = _quote(customer=locked, package=package, on=day)
+        old_package = locked.package
+        note: CreditNote | None = None
+        invoice: Invoice | None = None
+        if quote.amounts is not None and quote.period is not None and quote.invoice_id is not None:
+            covered = Invoice.objects.select_for_update().get(pk=quote.invoice_id)
+            amounts = quote.amounts
+            if amounts.credit_total > 0:
+                note = credit_note_issue(
+                    customer=locked, invoice=covered, net=amounts.credit_net, tax=amounts.credit_tax, actor_id=actor_id,
+                    reason=f"Unused {amounts.days_remaining}/{amounts.days_in_period} days of {old_package.name}")
+            if amounts.charge.total > 0:
+                line = LineSpec(
+                    description=f"{package.name} {day:%d %b} - {quote.period[1]:%d %b %Y} "
+                                f"({amounts.days_remaining}/{amounts.days_in_period} days)",
+                    unit_price=quote.new_price, amounts=amounts.charge, tax_rate=quote.new_tax_rate,  # type: ignore[arg-type]
+                    package=package, period=(day, quote.period[1]),
+                    quantity=Fraction(amounts.days_remaining, amounts.days_in_period))
+                invoice = invoice_issue(customer=locked, kind=InvoiceKind.PRORATION, period=(day, quote.period[1]),
+                                        lines=[line], issue_date=day, actor_id=actor_id)
+        change = PackageChange.objects.create(customer=locked, old_package=old_package, new_package=package,
+                                              effective=day, credit_note=note, invoice=invoice, actor_id=actor_id)
+        credits_apply(customer=locked, first=[quote.invoice_id] if quote.invoice_id else [])
+        from hierarchy.audit import SYSTEM
+
+        subscriber_update(subscriber=locked, package=package, actor=actor or SYSTEM)  # type: ignore[arg-type]
+        return change
+
+    return money_atomic(work)
+
+
+def billing_model_switch(*, customer: Subscriber, model: str, open_invoices: str | None,
+                         on: datetime.date | None = None, actor_id: int | None = None) -> BillingProfile:
+    """Move a customer to monthly or daily billing. Its open invoices are handled as the caller says:
+    ``void`` (unpaid ones voided with a reversing entry; partly paid ones credited for what is still due)
+    or ``keep`` (they stay payable). With open invoices and no choice: refused."""
+    if model not in BillingModel.values:
+        raise ValidationError({"model": "Choose monthly or daily."})
+    if open_invoices not in (None, "void", "keep"):
+        raise ValidationError({"open_invoices": "Choose void or keep."})
+    day = on or _today()
+
+    def work() -> BillingProfile:
+        locked = customer_lock(customer.pk)
+        pending = list(Invoice.objects.select_for_update().filter(customer=locked, status__in=OPEN_STATUSES)
+                       .order_by("sequence"))
+        if pending and open_invoices is None:
+            raise ValidationError({"open_invoices": f"{locked.username} has {len(pending)} open invoice(s): "
+                                                    "choose void or keep."})
+        if open_invoices == "void":
+            for invoice in pending:
+                if invoice.amount_paid or invoice.amount_credited:
+                    net, tax = credit_split(invoice=invoice, total=invoice.outstanding)
+                    credit_note_issue(customer=locked, invoice=invoice, net=net, tax=tax, actor_id=actor_id,
+                                      income=invoice_income(invoice),
+                                      reason=f"Cancelled on the switch to {model} billing")
+                else:
+                    invoice_void_locked(invoice=invoice, reason=f"switch to {model} billing", actor_id=actor_id)
+            credits_apply(customer=locked, first=[inv.pk for inv in pending], extend_validity=False)
+        profile, _ = BillingProfile.objects.get_or_create(customer=locked, defaults={"start_date": day})
+        if profile.model != model:
+            profile.model = model
+            if model == BillingModel.MONTHLY:
+                profile.start_date = day
+            profile.save(update_fields=["model", "start_date", "updated"])
+        return profile
+
+    return money_atomic(work)
