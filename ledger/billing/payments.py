@@ -25,6 +25,7 @@ import datetime
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import psycopg
 from django.db import connection
 from django.db.models import Sum
 
@@ -166,7 +167,22 @@ def customer_overdue(*, customer_id: int, today: datetime.date | None = None) ->
 
 
 def payment_allocate_hook(payment: Payment) -> None:
-    """Registered in ``ledger.services.payment_posted_hooks``: runs inside ``payment_record``'s transaction."""
+    """Registered in ``ledger.services.payment_posted_hooks``: runs inside ``payment_record``'s transaction.
+
+    Every payment passes here, so the common case (nothing open to pay) costs two plain statements: lock
+    the customer (serialising with an invoice being issued for it) and, in a fresh snapshot taken after the
+    lock, look for an open invoice."""
+    # Both statements in one round trip (pipeline mode); the server still runs them one after the other,
+    # each with its own snapshot, so the second sees an invoice committed while the first waited.
+    with connection.cursor() as django_cursor, connection.wrap_database_errors:
+        raw = django_cursor.cursor.connection
+        with raw.pipeline(), psycopg.Cursor(raw) as lock, psycopg.Cursor(raw) as probe:
+            lock.execute("SELECT 1 FROM hierarchy_subscriber WHERE id = %s FOR NO KEY UPDATE", [payment.customer_id])
+            probe.execute("SELECT EXISTS (SELECT 1 FROM billing_invoice WHERE customer_id = %s AND status = ANY(%s))",
+                          [payment.customer_id, [str(status) for status in OPEN_STATUSES]])
+            row = probe.fetchone()
+    if not row or not row[0]:
+        return
     customer = customer_lock(payment.customer_id)
     credits_apply(customer=customer, first=_chosen_invoices.get())
 
