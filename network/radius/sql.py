@@ -6,9 +6,11 @@ Tenant isolation rests on three things, all in the database:
   (secret, ``Client-Shortname`` = tenant schema) from this table, so the tenant of a request is
   the one bound to the packet's source address *and* verified by its shared secret - never an
   attribute the NAS sends.
-* Authorization goes through ``radius.check_items`` / ``radius.reply_items``: SECURITY DEFINER
-  functions that resolve the schema from ``radius.nas`` and read ``<schema>.radcheck`` with the
-  user name as a bound parameter. The FreeRADIUS role has no access to tenant schemas at all.
+* Authorization calls the tenant's own ``<schema>.radius_check`` / ``radius_reply`` (SECURITY
+  DEFINER, network/radius/tenant_sql.py), the schema being the verified client's shortname, which
+  a CHECK on ``radius.nas`` keeps to ``isp_[a-z0-9_]+``; the functions answer only a client address
+  that ``radius.nas`` registers to their own tenant. The FreeRADIUS role may execute those two
+  functions of each tenant schema and read nothing there.
 * Accounting rows carry ``tenant = '%{Client-Shortname}'`` and the tables are LIST-partitioned
   by tenant with no default partition, so a row for a tenant without a partition fails instead
   of landing anywhere else.
@@ -271,6 +273,68 @@ REVOKE ALL ON FUNCTION radius.reply_items(text, text) FROM PUBLIC;
 # Migration radius_registry 0001 runs it all; 0002 replaces the lookup functions of 0001.
 SCHEMA_SQL = _TABLES_SQL + LOOKUP_SQL
 
+# A tenant schema name as it may be spliced into a query as an identifier (the authorize queries
+# call %{Client-Shortname}.radius_check): what tenants.services.schema_name_for makes, nothing else.
+SHORTNAME_PATTERN = r"^isp_[a-z0-9_]{1,47}$"
+
+# Migration radius_registry 0003: FreeRADIUS calls each tenant's own radius_check / radius_reply
+# (network migration 0005), named by the verified client's shortname; the dispatch goes.
+DIRECT_SQL = rf"""
+ALTER TABLE radius.nas DROP CONSTRAINT IF EXISTS nas_shortname_is_tenant_schema;
+ALTER TABLE radius.nas ADD CONSTRAINT nas_shortname_is_tenant_schema
+    CHECK (shortname ~ '{SHORTNAME_PATTERN}' AND tenant_schema ~ '{SHORTNAME_PATTERN}');
+
+-- The login FreeRADIUS connects as (settings.RADIUS_DB_ROLE, written by the migration): new
+-- tenants' functions are granted to it at signup.
+CREATE TABLE IF NOT EXISTS radius.server_role (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    role        name NOT NULL
+);
+
+DROP FUNCTION IF EXISTS radius.check_items(text, text);
+DROP FUNCTION IF EXISTS radius.reply_items(text, text);
+
+-- As in 0001, and: clone_schema copies neither the FreeRADIUS role's grants (only grantable
+-- ones) nor the REVOKE of PUBLIC's EXECUTE, so in the signup transaction, after the clone, the
+-- new tenant's RADIUS functions are made private again and radius_check / radius_reply (and the
+-- schema's name space, nothing in it) granted to the FreeRADIUS role.
+CREATE OR REPLACE FUNCTION radius.ensure_tenant_partition(schema text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
+AS $fn$
+DECLARE
+    fn text;
+    server name;
+BEGIN
+    IF ensure_tenant_partition.schema !~ '^[a-z_][a-z0-9_]{{0,50}}$'
+       OR ensure_tenant_partition.schema IN ('public', 'radius', 'information_schema')
+       OR ensure_tenant_partition.schema ~ '^pg_' THEN
+        RAISE EXCEPTION 'not a tenant schema name: %', ensure_tenant_partition.schema
+            USING ERRCODE = 'check_violation';
+    END IF;
+    EXECUTE format('CREATE TABLE IF NOT EXISTS radius.%I PARTITION OF radius.radacct FOR VALUES IN (%L)',
+                   'radacct_' || ensure_tenant_partition.schema, ensure_tenant_partition.schema);
+    EXECUTE format('CREATE TABLE IF NOT EXISTS radius.%I PARTITION OF radius.radpostauth FOR VALUES IN (%L)',
+                   'radpostauth_' || ensure_tenant_partition.schema, ensure_tenant_partition.schema);
+    FOREACH fn IN ARRAY ARRAY['radius_lookup(text, text, oid)', 'radius_view_items(text, oid)',
+                              'radius_check(text, text)', 'radius_reply(text, text)'] LOOP
+        IF to_regprocedure(quote_ident(ensure_tenant_partition.schema) || '.' || fn) IS NOT NULL THEN
+            EXECUTE format('REVOKE ALL ON FUNCTION %I.%s FROM PUBLIC', ensure_tenant_partition.schema, fn);
+        END IF;
+    END LOOP;
+    IF to_regprocedure(quote_ident(ensure_tenant_partition.schema) || '.radius_check(text, text)') IS NOT NULL THEN
+        FOR server IN SELECT r.role FROM radius.server_role AS r LOOP
+            EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', ensure_tenant_partition.schema, server);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %I.radius_check(text, text), %I.radius_reply(text, text) TO %I',
+                           ensure_tenant_partition.schema, ensure_tenant_partition.schema, server);
+        END LOOP;
+    END IF;
+END
+$fn$;
+REVOKE ALL ON FUNCTION radius.ensure_tenant_partition(text) FROM PUBLIC;
+"""
+
 # Columns the FreeRADIUS role may read: what its queries name in WHERE, SET expressions and
 # ON CONFLICT. Reading usage history (user names, octets) is not among them.
 _RADACCT_READABLE = (
@@ -301,9 +365,11 @@ _NAS_READABLE = (
 def server_role_sql(*, role: str, password: str | None, create: bool = True) -> list[pgsql.Composed]:
     """Statements creating the least-privilege login FreeRADIUS connects as.
 
-    It may: read radius.nas (clients), call check_items/reply_items, insert/update accounting.
-    It may not touch tenant schemas, radius.tenant or the partition function. ``create=False``
-    alters an existing role (roles are cluster-wide, grants per database).
+    It may: read radius.nas (clients), insert/update accounting (and, granted per tenant schema by
+    network migration 0005 and at signup, execute <schema>.radius_check / radius_reply). It may not
+    read tenant schemas, radius.tenant or call the partition function. ``create=False`` alters an
+    existing role (roles are cluster-wide, grants per database). The check_items/reply_items grant
+    is of migration 0001's time; migration 0003 drops those functions.
     """
     ident = pgsql.Identifier(role)
     verb = pgsql.SQL("CREATE ROLE" if create else "ALTER ROLE")
@@ -347,12 +413,14 @@ _OUTPUT_OCTETS = "(('%{%{Acct-Output-Gigawords}:-0}'::bigint << 32) + '%{%{Acct-
 _NAS_IP = f"COALESCE(NULLIF('%{{%{{NAS-IPv6-Address}}:-%{{NAS-IP-Address}}}}', '')::inet, {_CLIENT_INET})"
 _THIS_SESSION = f"tenant = {_TENANT} AND acctuniqueid = {_UNIQUE_ID}"
 
-AUTHORIZE_CHECK_QUERY = (
-    f"SELECT id, username, attribute, value, op FROM radius.check_items('{CLIENT_ADDRESS}', '%{{SQL-User-Name}}')"
-)
-AUTHORIZE_REPLY_QUERY = (
-    f"SELECT id, username, attribute, value, op FROM radius.reply_items('{CLIENT_ADDRESS}', '%{{SQL-User-Name}}')"
-)
+# The tenant's own functions, schema-qualified by the RADIUS client FreeRADIUS matched by source
+# address and verified by secret (Client-Shortname = radius.nas.shortname, which a CHECK keeps to
+# isp_[a-z0-9_]+): never by anything in the packet. The user name is only ever a quoted literal
+# (auto_escape). A packet from an unknown address has no client and is dropped before any query;
+# the functions also answer only a client address radius.nas (still) registers to their tenant.
+_AUTHORIZE = "SELECT id, username, attribute, value, op FROM %{{Client-Shortname}}.{}('{}', '%{{SQL-User-Name}}')"
+AUTHORIZE_CHECK_QUERY = _AUTHORIZE.format("radius_check", CLIENT_ADDRESS)
+AUTHORIZE_REPLY_QUERY = _AUTHORIZE.format("radius_reply", CLIENT_ADDRESS)
 
 # rlm_sql read_clients: id, nasname, shortname, type, secret.
 CLIENT_QUERY = "SELECT id, host(address), shortname, nas_type, secret FROM radius.nas"

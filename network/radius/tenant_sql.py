@@ -3,29 +3,30 @@ packages, the role tree, the tenant's status and accounting. No sync job, no cop
 
 One function per tenant schema, ``radius_lookup(name, mac_key)``, is the single definition of
 every check and reply item; the views ``radius_items``, ``radcheck`` and ``radreply`` are that
-function applied to each subscriber. FreeRADIUS's path (``radius.check_items``) calls the function
-directly, once per Access-Request, for the subscriber it asks about.
+function applied to each subscriber. FreeRADIUS calls the schema's own ``radius_check`` /
+``radius_reply`` (below), once per Access-Request, which call ``radius_lookup`` for the subscriber
+it asks about.
 
 Why a plpgsql function rather than a join in a view: each of its statements is a one-row
 indexed read with a plan cached per database session (milliseconds to plan the whole join for
 every connection and tenant, then ~0.1 ms per lookup, against ~0.05 ms for these reads).
 
-Created in the template schema (and every existing tenant schema) by network migration 0004,
-so each cloned tenant has them. The function's names are unqualified: it reads the schema on the
-search_path, which ``radius.check_items`` sets to the NAS's tenant for the call. Each tenant has
-its own copy so that every copy's plans, cached per database session, stay valid (a plan is
-made again whenever search_path differs from the one it was made under). The views go through
-``radius_view_items``, which sets search_path to the schema of the view's own table for the call,
-so a view reads its own schema whatever the reader's search_path (and ``radius_lookup`` checks
-the table it read against the one it was given). The tenant's own row in
-``radius.tenant`` is found through the schema of ``hierarchy_subscriber`` itself, so no schema
-name is written anywhere and a cloned copy needs no rewriting.
+Created in the template schema (and every existing tenant schema) by network migrations 0004 and
+0005, so each cloned tenant has them. Since 0005 every name in ``radius_lookup`` is qualified
+with its own schema (clone_schema rewrites ``<template>.`` in function bodies), so it reads its
+own schema whatever the caller's search_path; each tenant has its own copy, with its own plans
+cached per database session. The views still go through ``radius_view_items`` (which sets
+search_path to the view's own schema and calls ``radius_lookup``, which checks the table it read
+against the one it was given). The tenant's own row in ``radius.tenant`` is found through the
+schema of ``hierarchy_subscriber`` itself.
 
 The key FreeRADIUS looks a subscriber up by is its login, or for hotspot subscribers
 ``radius.mac_key(mac_address)`` (12 lowercase hex digits): one expression, one index.
 """
 
 from __future__ import annotations
+
+import re
 
 
 def _key(alias: str = "") -> str:
@@ -203,4 +204,111 @@ BACKWARD = [
     "DROP FUNCTION IF EXISTS radius_view_items(text, oid);",
     "DROP FUNCTION IF EXISTS radius_lookup(text, text, oid);",
     "DROP INDEX IF EXISTS radius_subscriber_key;",
+]
+
+
+# --- What FreeRADIUS calls: the tenant's own functions, no dispatch (network migration 0005) ------
+#
+# FreeRADIUS's authorize queries name the function through the RADIUS client it verified:
+# ``%{Client-Shortname}.radius_check('%{SQL-User-Name}')``, the shortname being radius.nas's
+# tenant schema (CHECK: ``isp_[a-z0-9_]+``). Every name in these functions and in radius_lookup
+# is qualified with the schema the function was created in, so they need no search_path of their
+# own (a SET clause costs a configuration save/restore on every call and stops PostgreSQL from
+# keeping plans across schemas); the template schema's names are rewritten to the new schema's by
+# django-tenants' clone_schema, which replaces every ``<template>.`` in function definitions.
+# SECURITY DEFINER without SET search_path is safe here because nothing is looked up through the
+# caller's path: relations, types and functions are qualified, and pg_catalog is searched first.
+
+
+def _ident(name: str) -> str:
+    """quote_ident: the spelling clone_schema looks for when it rewrites ``<template>.``."""
+    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def _qualify_lookup(schema: str) -> str:
+    """LOOKUP_FUNCTION with every relation (and the function itself) in ``schema``."""
+    s = _ident(schema)
+    text = LOOKUP_FUNCTION.replace("FUNCTION radius_lookup(", f"FUNCTION {s}.radius_lookup(")
+    for table in ("hierarchy_subscriber", "hierarchy_package", "hierarchy_operator"):
+        text = text.replace(f"FROM {table} AS", f"FROM {s}.{table} AS").replace(f"JOIN {table} AS", f"JOIN {s}.{table} AS")
+    assert text.count(f"{s}.") == 5, "radius_lookup: every relation must be qualified"
+    return text
+
+
+# radius_check(client, name): if the NAS address ``client`` is (still) registered to this schema's
+# tenant in radius.nas, the check items for the user name (or its MAC key); the reply rows of the
+# same read are kept on the database connection for the radius_reply call rlm_sql makes next on
+# it, keyed by client address and user name, used once. The registry check costs one index probe
+# and keeps a deleted or moved NAS from being answered while FreeRADIUS still caches its client;
+# it also means a wrong shortname could never reach another tenant's subscribers. This schema is
+# named through its subscriber table (``<schema>.hierarchy_subscriber``: a qualified name, which
+# cloning rewrites; a bare schema-name literal it would not).
+_CHECK_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION {s}.radius_check(client text, name text) RETURNS SETOF radius.avp
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+AS $fn$
+DECLARE
+    own text := (SELECT c.relnamespace::pg_catalog.regnamespace::pg_catalog.text FROM pg_catalog.pg_class AS c
+                 WHERE c.oid = '{s}.hierarchy_subscriber'::pg_catalog.regclass);
+    items radius.item[];
+BEGIN
+    PERFORM pg_catalog.set_config('backhaul.radius_reply_for', '', false);
+    IF NOT EXISTS (SELECT 1 FROM radius.nas AS n WHERE n.address = client::inet AND n.tenant_schema = own) THEN
+        RETURN;
+    END IF;
+    items := ARRAY(SELECT i FROM {s}.radius_lookup(name, radius.mac_key(name)) AS i);
+    PERFORM pg_catalog.set_config('backhaul.radius_reply',
+        ARRAY(SELECT i FROM pg_catalog.unnest(items) AS i WHERE i.kind = 'reply')::text, false);
+    PERFORM pg_catalog.set_config('backhaul.radius_reply_for', own || '/' || client || '/' || name, false);
+    RETURN QUERY SELECT i.id, i.username, i.attribute, i.value, i.op
+        FROM pg_catalog.unnest(items) AS i WHERE i.kind = 'check' ORDER BY i.id;
+END
+$fn$;
+"""
+
+_REPLY_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION {s}.radius_reply(client text, name text) RETURNS SETOF radius.avp
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+AS $fn$
+DECLARE
+    own text := (SELECT c.relnamespace::pg_catalog.regnamespace::pg_catalog.text FROM pg_catalog.pg_class AS c
+                 WHERE c.oid = '{s}.hierarchy_subscriber'::pg_catalog.regclass);
+BEGIN
+    IF pg_catalog.current_setting('backhaul.radius_reply_for', true) = own || '/' || client || '/' || name THEN
+        PERFORM pg_catalog.set_config('backhaul.radius_reply_for', '', false);
+        RETURN QUERY SELECT i.id, i.username, i.attribute, i.value, i.op
+            FROM pg_catalog.unnest(pg_catalog.current_setting('backhaul.radius_reply')::radius.item[]) AS i
+            ORDER BY i.id;
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM radius.nas AS n WHERE n.address = client::inet AND n.tenant_schema = own) THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT i.id, i.username, i.attribute, i.value, i.op
+        FROM {s}.radius_lookup(name, radius.mac_key(name)) AS i WHERE i.kind = 'reply' ORDER BY i.id;
+END
+$fn$;
+"""
+
+
+def direct_sql(schema: str, role: str) -> list[str]:
+    """radius_lookup (qualified), radius_check and radius_reply in ``schema``; the FreeRADIUS
+    ``role`` may use the schema's name space and execute those two functions; it has no privilege
+    on any relation there. (clone_schema copies GRANTs but not REVOKEs: radius.ensure_tenant_partition,
+    run in the signup transaction after the clone, revokes PUBLIC's EXECUTE again.)"""
+    s, r = _ident(schema), '"' + role.replace('"', '""') + '"'
+    return [
+        _qualify_lookup(schema),
+        _CHECK_FUNCTION.replace("{s}", s),
+        _REPLY_FUNCTION.replace("{s}", s),
+        f"REVOKE ALL ON FUNCTION {s}.radius_lookup(text, text, oid), {s}.radius_view_items(text, oid),"
+        f" {s}.radius_check(text, text), {s}.radius_reply(text, text) FROM PUBLIC;",
+        f"GRANT USAGE ON SCHEMA {s} TO {r};",
+        f"GRANT EXECUTE ON FUNCTION {s}.radius_check(text, text), {s}.radius_reply(text, text) TO {r};",
+    ]
+
+
+DIRECT_BACKWARD = [
+    "DROP FUNCTION IF EXISTS radius_reply(text, text);",
+    "DROP FUNCTION IF EXISTS radius_check(text, text);",
 ]

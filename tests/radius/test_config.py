@@ -57,7 +57,13 @@ def test_every_query_is_a_plain_config_string(tmp_path: Path) -> None:
     text = (out / "mods-enabled" / "sql").read_text()
     assert "${" not in text  # nothing for the config parser to expand at load time
     assert text.count("tenant = '%{Client-Shortname}'") >= 6
-    assert "radius.check_items('%{%{Packet-Src-IP-Address}:-%{Packet-Src-IPv6-Address}}'" in text
+    # The tenant's own function, named by the verified client; the user name only as a quoted literal.
+    for function in ("radius_check", "radius_reply"):
+        assert (
+            f"FROM %{{Client-Shortname}}.{function}('%{{%{{Packet-Src-IP-Address}}:-%{{Packet-Src-IPv6-Address}}}}',"
+            " '%{SQL-User-Name}')" in text
+        )
+    assert "auto_escape = yes" in text
 
 
 def test_radius_config_command_writes_a_config_for_this_database(tmp_path: Path, radius_db: Database) -> None:

@@ -23,15 +23,44 @@ def as_radius(radius_db: Database) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-def test_check_items_with_long_and_odd_names_return_nothing(as_radius: psycopg.Connection[Any]) -> None:
-    for name in ("a" * 300, "carol' OR '1'='1", "carol\x01"):
-        assert as_radius.execute("SELECT * FROM radius.check_items('127.0.0.2', %s)", (name,)).fetchall() == []
-    assert as_radius.execute("SELECT count(*) FROM radius.check_items('127.0.0.9', 'carol')").fetchone() == (0,)
+def test_radius_check_with_long_and_odd_names_returns_nothing(as_radius: psycopg.Connection[Any]) -> None:
+    for name in ("a" * 300, "carol' OR '1'='1", "carol\x01", "%{User-Password}", "x; DROP TABLE y"):
+        assert as_radius.execute("SELECT * FROM isp_alpha.radius_check('127.0.0.2', %s)", (name,)).fetchall() == []
+        assert as_radius.execute("SELECT * FROM isp_alpha.radius_reply('127.0.0.2', %s)", (name,)).fetchall() == []
+    # A NAS address not registered to the function's tenant gets nothing: unknown, or beta's.
+    for client in ("127.0.0.9", "127.0.0.3"):
+        assert as_radius.execute("SELECT * FROM isp_alpha.radius_check(%s, 'carol')", (client,)).fetchall() == []
+        assert as_radius.execute("SELECT * FROM isp_alpha.radius_reply(%s, 'carol')", (client,)).fetchall() == []
 
 
 def test_freeradius_role_reads_check_items_only_through_the_function(as_radius: psycopg.Connection[Any]) -> None:
-    rows = as_radius.execute("SELECT attribute, value FROM radius.check_items('127.0.0.3', 'carol')").fetchall()
+    rows = as_radius.execute("SELECT attribute, value FROM isp_beta.radius_check('127.0.0.3', 'carol')").fetchall()
     assert rows == [("Cleartext-Password", "pppoe-secret")]
+
+
+def test_freeradius_role_may_execute_only_the_two_radius_functions_of_a_tenant_schema(radius_db: Database) -> None:
+    """In every tenant schema (a cloned one included), the FreeRADIUS role can execute radius_check
+    and radius_reply and no other SECURITY DEFINER function, and can read no relation at all."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname, p.proname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
+            " WHERE n.nspname ~ '^isp_' AND (p.prosecdef OR p.proname ~ '^radius_')"
+            " AND has_function_privilege(%s, p.oid, 'EXECUTE') ORDER BY 1, 2",
+            [radius_db.user],
+        )
+        callable_ = cursor.fetchall()
+        cursor.execute(
+            "SELECT n.nspname, c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace"
+            " WHERE n.nspname ~ '^isp_' AND c.relkind IN ('r', 'v', 'm', 'p', 'S', 'f')"
+            " AND (has_table_privilege(%s, c.oid, 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER')"
+            "      OR has_any_column_privilege(%s, c.oid, 'SELECT,INSERT,UPDATE,REFERENCES'))",
+            [radius_db.user, radius_db.user],
+        )
+        readable = cursor.fetchall()
+    schemas = {s for s, _ in callable_}
+    assert {"isp_alpha", "isp_beta", "isp_gamma"} <= schemas
+    assert callable_ == [(s, f) for s in sorted(schemas) for f in ("radius_check", "radius_reply")]
+    assert readable == []
 
 
 @pytest.mark.parametrize(
@@ -47,6 +76,9 @@ def test_freeradius_role_reads_check_items_only_through_the_function(as_radius: 
         "UPDATE radius.nas SET secret = 'x'",
         "INSERT INTO radius.nas (address, secret, tenant_schema) VALUES ('10.9.9.9', 'xxxxxxxx', 'isp_alpha')",
         "SELECT radius.ensure_tenant_partition('isp_z')",
+        "SELECT * FROM isp_alpha.radius_lookup('carol', NULL)",
+        "SELECT * FROM isp_alpha.radius_view_items('carol', NULL)",
+        "SELECT * FROM isp_alpha.radius_items",
         "CREATE TABLE radius.evil (id int)",
     ],
 )
@@ -84,7 +116,9 @@ def test_partition_function_refuses_odd_schema_names(radius_db: Database) -> Non
         cursor.execute("SELECT radius.ensure_tenant_partition('Robert''); DROP TABLE x; --')")
 
 
-def test_a_new_tenant_gets_partitions_and_a_deleted_one_takes_them_along(radius_db: Database) -> None:
+def test_a_new_tenant_gets_partitions_and_a_deleted_one_takes_them_along(
+    radius_db: Database, as_radius: psycopg.Connection[Any]
+) -> None:
     from tenants.models import Tenant
     from tenants.services import tenant_create
     from tests.support.personas import PASSWORD
@@ -99,43 +133,73 @@ def test_a_new_tenant_gets_partitions_and_a_deleted_one_takes_them_along(radius_
 
     tenant = tenant_create(name="Delta", slug="delta", admin_email="admin@delta.test", admin_password=PASSWORD)
     assert partitions() == {"radacct_isp_delta", "radpostauth_isp_delta"}
+    # Its schema is a clone of the template: FreeRADIUS may call its radius_check (granted at signup,
+    # clone_schema does not copy the grant) and nothing else there.
+    assert as_radius.execute("SELECT * FROM isp_delta.radius_check('127.0.0.99', 'x')").fetchall() == []
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        as_radius.execute("SELECT * FROM isp_delta.radius_lookup('x', NULL)")
     Tenant.objects.get(pk=tenant.pk).delete()
     assert partitions() == set()
 
 
-def _avps(conn: psycopg.Connection[Any], function: str, client: str, name: str) -> list[tuple[str, str]]:
-    rows = conn.execute(f"SELECT attribute, value FROM radius.{function}(%s, %s)", (client, name)).fetchall()
+_CLIENTS = {"isp_alpha": "127.0.0.2", "isp_beta": "127.0.0.3"}
+
+
+def _avps(
+    conn: psycopg.Connection[Any], function: str, schema: str, name: str, client: str | None = None
+) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        f"SELECT attribute, value FROM {schema}.{function}(%s, %s)", (client or _CLIENTS[schema], name)
+    ).fetchall()
     return [(str(a), str(v)) for a, v in rows]
 
 
-def test_reply_items_serves_what_check_items_read_for_the_same_client_and_name(
+def test_radius_reply_serves_what_radius_check_read_for_the_same_schema_and_name(
     as_radius: psycopg.Connection[Any],
 ) -> None:
-    """One read per Access-Request: reply_items hands out the rows check_items kept, once, for the same
-    (client, user name); anything else is looked up again - never another user's or tenant's rows."""
+    """One read per Access-Request: radius_reply hands out the rows radius_check kept, once, for the
+    same (tenant, user name); anything else is looked up again - never another user's or tenant's rows."""
     carol_reply = [("Mikrotik-Rate-Limit", "5000k/20000k")]
-    assert _avps(as_radius, "reply_items", "127.0.0.2", "carol") == carol_reply  # nothing kept: looked up
-    assert _avps(as_radius, "check_items", "127.0.0.2", "carol") == [("Cleartext-Password", "pppoe-secret")]
-    assert _avps(as_radius, "reply_items", "127.0.0.2", "carol") == carol_reply  # kept rows
-    assert _avps(as_radius, "reply_items", "127.0.0.2", "carol") == carol_reply  # used up: looked up again
-    _avps(as_radius, "check_items", "127.0.0.2", "carol")
-    assert _avps(as_radius, "reply_items", "127.0.0.2", "nobody") == []  # another name: not carol's rows
-    _avps(as_radius, "check_items", "127.0.0.2", "carol")
-    assert _avps(as_radius, "reply_items", "127.0.0.9", "carol") == []  # unknown NAS: nothing
-    _avps(as_radius, "check_items", "127.0.0.9", "carol")
-    assert _avps(as_radius, "reply_items", "127.0.0.3", "carol") == carol_reply  # beta's own carol
+    assert _avps(as_radius, "radius_reply", "isp_alpha", "carol") == carol_reply  # nothing kept: looked up
+    assert _avps(as_radius, "radius_check", "isp_alpha", "carol") == [("Cleartext-Password", "pppoe-secret")]
+    assert _avps(as_radius, "radius_reply", "isp_alpha", "carol") == carol_reply  # kept rows
+    assert _avps(as_radius, "radius_reply", "isp_alpha", "carol") == carol_reply  # used up: looked up again
+    _avps(as_radius, "radius_check", "isp_alpha", "carol")
+    assert _avps(as_radius, "radius_reply", "isp_alpha", "nobody") == []  # another name: not carol's rows
+    _avps(as_radius, "radius_check", "isp_alpha", "carol")
+    assert _avps(as_radius, "radius_reply", "isp_beta", "carol") == carol_reply  # beta's own carol
+    # What was kept for alpha's carol is alpha's: beta's reply must be beta's own, even when they differ.
+    _avps(as_radius, "radius_check", "isp_alpha", "carol")
+    assert _avps(as_radius, "radius_reply", "isp_beta", "carol", client="127.0.0.2") == []  # alpha's NAS at beta
+    _avps(as_radius, "radius_check", "isp_alpha", "carol")
+    as_radius.execute("SELECT set_config('backhaul.radius_reply', %s, false)", ["{\"(reply,1,carol,Evil,1,:=)\"}"])
+    assert ("Evil", "1") not in _avps(as_radius, "radius_reply", "isp_beta", "carol")
 
 
 def test_freeradius_lookup_agrees_with_the_views(as_radius: psycopg.Connection[Any]) -> None:
-    """radius.check_items / reply_items return exactly the tenant's radcheck / radreply rows."""
+    """radius_check / radius_reply return exactly the tenant's radcheck / radreply rows."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT DISTINCT username FROM isp_alpha.radcheck")
         names = [row[0] for row in cursor.fetchall()]
         assert names
         for name in names:
-            for function, view in (("check_items", "radcheck"), ("reply_items", "radreply")):
+            for function, view in (("radius_check", "radcheck"), ("radius_reply", "radreply")):
                 cursor.execute(f"SELECT attribute, value FROM isp_alpha.{view} WHERE username = %s ORDER BY id", [name])
-                assert _avps(as_radius, function, "127.0.0.2", name) == cursor.fetchall(), (name, view)
+                assert _avps(as_radius, function, "isp_alpha", name) == cursor.fetchall(), (name, view)
+
+
+@pytest.mark.parametrize("schema", ["public", "tenant_template", "pg_catalog", "radius", "isp_"])
+def test_a_nas_whose_shortname_is_not_a_tenant_schema_name_is_refused(radius_db: Database, schema: str) -> None:
+    """The shortname is spliced into the authorize queries as a schema name: the database accepts
+    only isp_[a-z0-9_]+ there - not another existing schema (CHECKs run before the tenant FK)."""
+    with pytest.raises(IntegrityError) as refused, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO radius.nas (address, secret, tenant_schema) VALUES ('10.9.9.8', 'secret-123', %s)", [schema]
+        )
+    assert refused.value.__cause__.diag.constraint_name == "nas_shortname_is_tenant_schema"  # type: ignore[union-attr]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM radius.nas WHERE address = '10.9.9.8'")
+        assert cursor.fetchone() == (0,)
 
 
 def test_a_view_reads_its_own_schema_whatever_the_search_path(radius_db: Database) -> None:
