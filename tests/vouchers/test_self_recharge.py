@@ -129,6 +129,8 @@ def test_bad_input_and_scope(alpha, beta):
         assert isinstance(response.json(), dict)
         assert carol.get(URL, {"quantity": 1, "unit": "days", **body}).status_code == 400
     assert _buy(carol, key="").status_code == 400  # no Idempotency-Key
+    no_card = _buy(carol, key="card", pay="stripe")  # this ISP has no Stripe keys
+    assert no_card.status_code == 400 and "not connected Stripe" in no_card.json()["errors"]["stripe"][0]
     # Staff and resellers cannot use the self endpoint, not even naming carol.
     for outsider in (alpha.admin, alpha.reseller_user, alpha.sub_reseller_user, alpha.sibling_user):
         response = _buy(api(alpha, outsider), key="staff", customer=alpha.customer.pk)
