@@ -48,6 +48,9 @@ payment_committed_hooks: list[Callable[[Payment], None]] = []
 # --- billing hook (ledger.billing): runs INSIDE the payment's transaction, after its entry and legs are
 # inserted, so the allocation of the payment to invoices commits (or rolls back) with the payment itself.
 payment_posted_hooks: list[Callable[[Payment], None]] = []
+# --- billing hook: runs INSIDE a refund's (chargeback's) transaction, after the reversing entry is posted,
+# so the payment's allocations to invoices are released together with it.
+payment_reversed_hooks: list[Callable[[Payment, JournalEntry], None]] = []
 
 
 class IdempotencyConflict(Exception):
@@ -165,11 +168,12 @@ def payment_record(
 
 def entry_reverse(
     *, entry: JournalEntry, kind: str, reason: str, actor_id: int | None = None, external_reference: str = "",
-    redirect: dict[str, AccountRef] | None = None,
+    redirect: dict[str, AccountRef] | None = None, then: Callable[[JournalEntry], None] | None = None,
 ) -> JournalEntry:
     """Post the mirror image of ``entry``, linked to it. The unique ``reversal_of`` makes a second
     reversal fail in the database (AlreadyReversed). ``redirect`` maps an account code to another account
-    for the mirrored leg (e.g. revenue → the refunds contra account)."""
+    for the mirrored leg (e.g. revenue → the refunds contra account). ``then`` runs in the same transaction,
+    after the reversal is posted."""
     redirect = redirect or {}
 
     def work() -> JournalEntry:
@@ -183,7 +187,10 @@ def entry_reverse(
         ):
             ref = redirect.get(code, AccountRef(code=code, kind=kind_, owner_id=owner_id, customer_id=customer_id))
             legs.append(Leg(ref, credit - debit))
-        return entry_post(kind=kind, reason=reason, legs=legs, entry=reversal)
+        posted = entry_post(kind=kind, reason=reason, legs=legs, entry=reversal)
+        if then is not None:
+            then(posted)
+        return posted
 
     try:
         return money_atomic(work)
@@ -196,11 +203,17 @@ def entry_reverse(
 def payment_refund(*, payment: Payment, actor_id: int | None = None, reason: str = "",
                    chargeback: bool = False) -> JournalEntry:
     """Reverse the payment and its whole split: the money goes back, the customer's receivable is charged
-    again and the commissions are taken back. (Cancelling what was sold is a credit note, not a refund.)"""
+    again and the commissions are taken back. (Cancelling what was sold is a credit note, not a refund.)
+    ``payment_reversed_hooks`` (billing: release the payment's allocations) run in the same transaction."""
     label = "Chargeback" if chargeback else "Refund"
+
+    def reversed_hooks(reversal: JournalEntry) -> None:
+        for hook in payment_reversed_hooks:
+            hook(payment, reversal)
+
     return entry_reverse(
         entry=payment.entry, kind=EntryKind.REFUND, actor_id=actor_id,
-        reason=f"{label} of payment #{payment.pk}" + (f": {reason}" if reason else ""),
+        reason=f"{label} of payment #{payment.pk}" + (f": {reason}" if reason else ""), then=reversed_hooks,
     )
 
 

@@ -291,7 +291,12 @@ class CreditNote(models.Model):
 
 
 class PaymentAllocation(models.Model):
-    """Part of a payment, or of a credit note, applied to an invoice (append-only)."""
+    """Part of a payment, or of a credit note, applied to an invoice (append-only).
+
+    A refund (chargeback) of a payment *releases* its allocations: for each one a row with the opposite
+    amount, linked by ``releases`` (UNIQUE: released once), on the same invoice and payment. Sums of
+    ``amount`` are therefore net everywhere; the trigger (migration 0004) admits a release only of a payment
+    allocation of a reversed payment and moves the invoice back to partially paid or open."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="allocations")
     payment = models.ForeignKey("ledger.Payment", null=True, blank=True, on_delete=models.PROTECT,
@@ -299,6 +304,8 @@ class PaymentAllocation(models.Model):
     credit_note = models.ForeignKey(CreditNote, null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="allocations")
     amount = models.BigIntegerField()
+    releases = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="release")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -306,7 +313,10 @@ class PaymentAllocation(models.Model):
         indexes = [models.Index(fields=["payment"], name="allocation_payment"),
                    models.Index(fields=["credit_note"], name="allocation_credit_note")]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
+            # An allocation is positive; only a release (of a payment allocation) is negative.
+            models.CheckConstraint(condition=Q(releases__isnull=True, amount__gt=0)
+                                   | Q(releases__isnull=False, amount__lt=0, payment__isnull=False),
+                                   name="allocation_positive_or_release"),
             models.CheckConstraint(condition=Q(payment__isnull=True, credit_note__isnull=False)
                                    | Q(payment__isnull=False, credit_note__isnull=True),
                                    name="allocation_one_source"),

@@ -9,6 +9,13 @@ never more than an invoice's total, nor more than a payment's or credit note's a
 When an invoice becomes paid, the customer's validity extends to the end of the paid period (postpaid:
 to the end of the period after it, as it is billed in arrears), and a customer suspended for nonpayment
 with nothing overdue any more is reactivated.
+
+A refund or chargeback of a payment (``ledger.services.payment_refund``, ``payment_reversed_hooks``)
+releases, in the reversal's transaction, every allocation of that payment (a negative row linked to it,
+migration 0004): its invoices are partially paid or open again and its unallocated remainder is no credit
+any more. Validity a refunded payment extended is not shortened: the invoice is open again, other credits
+of the customer are applied to it, and if it is past due beyond the grace period the customer is
+suspended for nonpayment right away (with ``suspend_overdue``), as the late-fee run would do.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from ledger.billing.models import (
     PaymentTerms,
 )
 from ledger.journal import money_atomic
-from ledger.models import AccountBalance, Payment
+from ledger.models import AccountBalance, JournalEntry, Payment
 from ledger.services import payment_record
 
 OPEN_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
@@ -162,6 +169,27 @@ def payment_allocate_hook(payment: Payment) -> None:
     """Registered in ``ledger.services.payment_posted_hooks``: runs inside ``payment_record``'s transaction."""
     customer = customer_lock(payment.customer_id)
     credits_apply(customer=customer, first=_chosen_invoices.get())
+
+
+def payment_release_hook(payment: Payment, reversal: JournalEntry) -> None:
+    """Registered in ``ledger.services.payment_reversed_hooks``: runs inside the refund's transaction, after
+    the reversing entry (the trigger admits a release only then). Releases the payment's allocations."""
+    customer = customer_lock(payment.customer_id)
+    released = list(PaymentAllocation.objects.filter(payment_id=payment.pk, releases__isnull=True,
+                                                     release__isnull=True).order_by("id"))
+    for allocation in released:
+        PaymentAllocation.objects.create(invoice_id=allocation.invoice_id, payment_id=payment.pk,
+                                         amount=-allocation.amount, releases=allocation)
+    if not released:
+        return
+    credits_apply(customer=customer)
+    settings = billing_settings()
+    if (settings.suspend_overdue and customer.status == SubscriberStatus.ACTIVE
+            and customer_overdue(customer_id=customer.pk)):
+        from hierarchy.subscribers import subscriber_suspend
+
+        subscriber_suspend(subscriber=customer)
+        BillingProfile.objects.filter(customer_id=customer.pk).update(suspended_for_nonpayment=True)
 
 
 @contextmanager
