@@ -103,6 +103,11 @@ def _handle(body: dict[str, Any]) -> tuple[Payment | None, str]:
             payment, _ = payment_record(customer=customer, amount=amount, method="stripe", idempotency_key=key,
                                         external_reference=obj["id"])
             return payment, StripeEventStatus.PROCESSED
+        if metadata.get("kind") == "self_recharge":  # a customer's recharge paid by card: bought with the payment
+            from ledger.vouchers.self_recharge import self_recharge_paid
+
+            return self_recharge_paid(payment_intent=obj["id"], amount=amount, metadata=metadata), \
+                StripeEventStatus.PROCESSED
         if metadata.get("kind") == "topup":
             node = Operator.objects.get(pk=int(metadata["node"]))
             wallet_topup(node=node, amount=amount, method="stripe", idempotency_key=key, external_reference=obj["id"])

@@ -6,5 +6,6 @@ from portal import voucher_views
 
 urlpatterns = [
     path("portal/vouchers/", voucher_views.customer_vouchers, name="portal-vouchers"),
+    path("portal/recharge/", voucher_views.customer_recharge, name="portal-recharge"),
     path("hotspot/", voucher_views.hotspot_login, name="hotspot-login"),
 ]

@@ -6,6 +6,7 @@ customer/device); while it is full the form says how long to wait."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlparse
 
@@ -19,10 +20,20 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.models import Role
 from hierarchy.audit import Actor
-from hierarchy.models import Subscriber
+from hierarchy.models import Package, Subscriber
 from hierarchy.subscribers import mac_normalize
+from ledger.models import StripeAccount
+from ledger.pricing import from_minor
 from ledger.vouchers.limits import TooManyAttempts, pin_attempt, wrong_guess
-from ledger.vouchers.models import Channel, Recharge
+from ledger.vouchers.models import Channel, Recharge, Unit
+from ledger.vouchers.recharge import MAX_QUANTITY
+from ledger.vouchers.self_recharge import (
+    SelfRechargeQuote,
+    self_recharge_buy,
+    self_recharge_intent,
+    self_recharge_packages,
+    self_recharge_quote,
+)
 from ledger.vouchers.services import Redemption, VoucherRejected, voucher_redeem
 
 PIN_WIDGET = forms.TextInput(attrs={"class": "form-control form-control-lg font-monospace", "autocomplete": "off",
@@ -76,6 +87,66 @@ def customer_vouchers(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/vouchers/redeem.html",
                   {"form": form, "subscriber": subscriber, "recharges": recharges},
                   status=400 if form.errors else 200)
+
+
+class SelfRechargeForm(forms.Form):
+    package: forms.ModelChoiceField[Package] = forms.ModelChoiceField(
+        queryset=Package.objects.none(), empty_label=None, widget=forms.Select(attrs={"class": "form-select"}))
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY[Unit.HOURS], initial=1,
+                                  widget=forms.NumberInput(attrs={"class": "form-control"}))
+    unit = forms.ChoiceField(choices=Unit.choices, initial=Unit.DAYS, widget=forms.Select(attrs={"class": "form-select"}))
+    key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, customer: Subscriber, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["package"].queryset = self_recharge_packages(customer=customer)  # type: ignore[attr-defined]
+
+
+def _form_error(form: forms.Form, exc: ValidationError) -> None:
+    for field, errors in (exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]):
+        form.add_error(field if field in form.fields else None, "; ".join(errors))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def customer_recharge(request: HttpRequest) -> HttpResponse:
+    """Preview the price of N days/hours, then buy from credit or start a card payment."""
+    subscriber = Subscriber.objects.select_related("package", "owner").filter(user_id=request.user.pk or 0).first()
+    if getattr(request.user, "role", "") != Role.CUSTOMER or subscriber is None:
+        return render(request, "403.html", status=403)
+    initial = {"package": subscriber.package_id, "key": uuid.uuid4().hex}
+    form = SelfRechargeForm(request.POST or None, customer=subscriber, initial=initial)
+    stripe_account = StripeAccount.objects.first()
+    quote: SelfRechargeQuote | None = None
+    action = request.POST.get("action", "preview")
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        order = {"customer": subscriber, "package": values["package"], "quantity": values["quantity"],
+                 "unit": values["unit"]}
+        try:
+            if action == "credit":
+                recharge, _ = self_recharge_buy(**order, idempotency_key=f"portal:{values['key']}",
+                                                actor=Actor(user=request.user, ip=request.META.get("REMOTE_ADDR")),
+                                                channel=Channel.PORTAL)
+                subscriber.refresh_from_db()
+                messages.success(request, f"Recharged: {recharge.quantity} {recharge.unit} of {recharge.package.name} "
+                                          f"for {from_minor(recharge.price)}. You are connected until "
+                                          f"{subscriber.expires_at:%Y-%m-%d %H:%M} UTC.")
+                return redirect("portal-recharge")
+            if action == "card" and stripe_account is not None:
+                intent = self_recharge_intent(**order, idempotency_key=f"portal:{values['key']}")
+                return render(request, "portal/vouchers/recharge_card.html", {
+                    "subscriber": subscriber, "intent": intent, "amount": from_minor(intent["amount"]),
+                    "publishable_key": stripe_account.publishable_key, "order": order})
+            quote = self_recharge_quote(**order)
+        except ValidationError as exc:
+            _form_error(form, exc)
+            quote = None
+    recharges = Recharge.objects.filter(customer=subscriber).select_related("package").order_by("-id")[:10]
+    return render(request, "portal/vouchers/recharge.html", {
+        "form": form, "subscriber": subscriber, "quote": quote, "stripe": stripe_account is not None,
+        "price": from_minor(quote.price) if quote else None, "credit": from_minor(quote.credit) if quote else None,
+        "recharges": recharges}, status=400 if form.errors else 200)
 
 
 def _router_login_url(raw: str) -> str:

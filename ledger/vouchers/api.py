@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Role, User
 from hierarchy.api_base import actor_of
-from hierarchy.models import Package
+from hierarchy.models import Package, Subscriber
 from hierarchy.selectors import operators_in_scope, packages_for, subscribers_in_scope, subscribers_writable, user_node
 from ledger.api import Conflict
 from ledger.pricing import to_minor
@@ -28,6 +28,13 @@ from ledger.vouchers.limits import TooManyAttempts, pin_attempt
 from ledger.vouchers.models import Channel, Recharge, VoucherBatch
 from ledger.vouchers.pdf import batch_sheet
 from ledger.vouchers.recharge import recharge_purchase
+from ledger.vouchers.self_recharge import (
+    self_recharge_buy,
+    self_recharge_intent,
+    self_recharge_package,
+    self_recharge_quote,
+    stripe_connected,
+)
 from ledger.vouchers.serializers import (
     AssignRequestSerializer,
     BatchRequestSerializer,
@@ -36,6 +43,9 @@ from ledger.vouchers.serializers import (
     RechargeSerializer,
     RedeemRequestSerializer,
     RedemptionSerializer,
+    SelfRechargeIntentSerializer,
+    SelfRechargeQuoteSerializer,
+    SelfRechargeRequestSerializer,
     VoucherSerializer,
 )
 from ledger.vouchers.services import (
@@ -247,4 +257,61 @@ class RechargeListCreate(APIView):
             raise Conflict("This Idempotency-Key was already used with a different recharge.") from exc
         recharge = Recharge.objects.get(pk=recharge.pk)
         return Response(RechargeSerializer(recharge).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _self_customer(user: User) -> Subscriber:
+    """The signed-in customer's own account: nobody else can be named here (staff included)."""
+    customer = (Subscriber.objects.select_related("owner", "package").filter(user_id=user.pk).first()
+                if user.role == Role.CUSTOMER else None)
+    if customer is None:
+        raise exceptions.ValidationError({"customer": ["Only a customer login can recharge itself."]})
+    return customer
+
+
+class SelfRecharge(APIView):
+    """A customer recharges itself: preview (GET) and purchase (POST, from credit or by card)."""
+
+    @extend_schema(responses={200: SelfRechargeQuoteSerializer}, parameters=[
+        OpenApiParameter("package", int, description="Default: your current package."),
+        OpenApiParameter("quantity", int, required=True), OpenApiParameter("unit", str, required=True)],
+        description="The price of N days/hours of a package for the signed-in customer, and its credit.")
+    def get(self, request: Request) -> Response:
+        customer = _self_customer(_user(request))
+        data = SelfRechargeRequestSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        package = self_recharge_package(customer=customer, package_id=values.get("package"))
+        quote = self_recharge_quote(customer=customer, package=package, quantity=values["quantity"],
+                                    unit=values["unit"])
+        return Response(SelfRechargeQuoteSerializer({**quote.__dict__, "covered": quote.covered,
+                                                     "stripe": stripe_connected()}).data)
+
+    @extend_schema(request=SelfRechargeRequestSerializer,
+                   responses={201: RechargeSerializer, 200: RechargeSerializer, 202: SelfRechargeIntentSerializer},
+                   parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)],
+                   description="pay=credit (default): bought at once from your credit (400 if it does not cover the "
+                               "price; nothing changes). pay=stripe: 202 with a PaymentIntent for the price; the "
+                               "recharge is bought when Stripe reports the payment succeeded.")
+    def post(self, request: Request) -> Response:
+        customer = _self_customer(_user(request))
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 150:
+            raise exceptions.ValidationError({"Idempotency-Key": ["Send an Idempotency-Key header (1-150 chars)."]})
+        data = SelfRechargeRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        package = self_recharge_package(customer=customer, package_id=values.get("package"))
+        if values["pay"] == "stripe":
+            intent = self_recharge_intent(customer=customer, package=package, quantity=values["quantity"],
+                                          unit=values["unit"], idempotency_key=f"api:{key}")
+            return Response(SelfRechargeIntentSerializer({"payment_intent": intent["id"], **intent}).data,
+                            status=status.HTTP_202_ACCEPTED)
+        try:
+            recharge, created = self_recharge_buy(customer=customer, package=package, quantity=values["quantity"],
+                                                  unit=values["unit"], idempotency_key=f"api:{key}",
+                                                  actor=actor_of(request), channel=Channel.API)
+        except IdempotencyConflict as exc:
+            raise Conflict("This Idempotency-Key was already used with a different recharge.") from exc
+        return Response(RechargeSerializer(Recharge.objects.get(pk=recharge.pk)).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("vouchers/<int:pk>/sell/", api.VoucherSell.as_view(), name="voucher-sell"),
     path("vouchers/<int:pk>/void/", api.VoucherVoid.as_view(), name="voucher-void"),
     path("recharges/", api.RechargeListCreate.as_view(), name="recharges"),
+    path("recharges/self/", api.SelfRecharge.as_view(), name="recharges-self"),
     path("reports/vouchers/stock/", reports.VoucherStock.as_view(), name="report-voucher-stock"),
     path("reports/vouchers/sales/", reports.VoucherSales.as_view(), name="report-voucher-sales"),
     path("reports/recharges/", reports.Recharges.as_view(), name="report-recharges"),

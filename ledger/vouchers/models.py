@@ -22,6 +22,7 @@ class Unit(models.TextChoices):
 class RechargeSource(models.TextChoices):
     RESELLER = "reseller", "Bought by a reseller or the ISP's staff"
     VOUCHER = "voucher", "Voucher redeemed"
+    CUSTOMER = "customer", "Bought by the customer itself"
 
 
 class Channel(models.TextChoices):
@@ -66,7 +67,11 @@ class Recharge(models.Model):
             models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="recharge_period_order"),
             models.CheckConstraint(condition=Q(price__gte=0, cost__gte=0), name="recharge_amounts_not_negative"),
             models.CheckConstraint(condition=Q(source="voucher", voucher__isnull=False)
-                                   | Q(source="reseller", voucher__isnull=True), name="recharge_voucher_iff_source"),
+                                   | Q(source__in=["reseller", "customer"], voucher__isnull=True),
+                                   name="recharge_voucher_iff_source"),
+            # What a customer buys itself is a sale on its receivable: never without its journal entry.
+            models.CheckConstraint(condition=~Q(source="customer") | Q(entry__isnull=False) | Q(price=0),
+                                   name="recharge_customer_has_entry"),
         ]
 
     def __str__(self) -> str:

@@ -75,6 +75,15 @@ def pro_rata(amount: int, *, hours: int, period_hours: int, round_up_half: bool)
     return amount * hours // period_hours
 
 
+def recharge_price(*, customer: Subscriber, package: Package, hours: int, chain: Chain | None = None) -> int:
+    """What ``hours`` of ``package`` cost the customer: its price for the package (its special price on
+    its current package, else its owner's price) x hours / package validity hours, half up to the cent."""
+    chain = chain or chain_for(owner=customer.owner, package=package)
+    price_full = customer_price(customer=customer, chain=chain) if customer.package_id == package.pk \
+        else chain.prices.get(customer.owner_id, chain.master_price)
+    return pro_rata(price_full, hours=hours, period_hours=package_hours(package), round_up_half=True)
+
+
 @dataclass(frozen=True)
 class RechargeQuote:
     legs: list[Leg]
@@ -86,9 +95,7 @@ def recharge_legs(*, customer: Subscriber, package: Package, hours: int, chain: 
     owner = customer.owner
     chain = chain or chain_for(owner=owner, package=package)
     period = package_hours(package)
-    price_full = customer_price(customer=customer, chain=chain) if customer.package_id == package.pk \
-        else chain.prices.get(owner.pk, chain.master_price)
-    price = pro_rata(price_full, hours=hours, period_hours=period, round_up_half=True)
+    price = recharge_price(customer=customer, package=package, hours=hours, chain=chain)
     if owner.depth == 0:
         # The ISP's own customer owes the ISP the price (accrual): its payment settles the receivable.
         legs = [Leg(customer_account(customer.pk), price), Leg(isp_account(AccountKind.SALES_REVENUE), -price)]
@@ -121,7 +128,7 @@ def subscriber_lock(*, customer_id: int) -> Subscriber:
 def recharge_apply(
     *, customer: Subscriber, package: Package, quantity: int, unit: str, source: str, actor: Actor,
     channel: str = Channel.API, voucher: Voucher | None = None, idempotency_key: str | None = None,
-    digest: str = "", entry: JournalEntry | None = None,
+    digest: str = "", entry: JournalEntry | None = None, price: int | None = None,
 ) -> Recharge:
     """The recharge itself; runs inside the caller's money transaction with ``customer`` locked
     (subscriber_lock). Reseller recharges post their wallet entry here."""
@@ -160,7 +167,7 @@ def recharge_apply(
                              if before["status"] != customer.status else {})})
     return Recharge.objects.create(
         customer=customer, package=package, owner=customer.owner, quantity=quantity, unit=unit,
-        period_start=start, period_end=end, price=quote.price,
+        period_start=start, period_end=end, price=quote.price if price is None else price,
         cost=quote.cost if source == RechargeSource.RESELLER and quote.legs else 0, source=source,
         channel=channel, voucher=voucher, actor_id=_actor_id(actor), entry=entry,
         idempotency_key=idempotency_key, payload_hash=digest,

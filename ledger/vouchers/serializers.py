@@ -83,3 +83,29 @@ class RedemptionSerializer(serializers.Serializer):
     voucher = VoucherSerializer()
     recharge = RechargeSerializer()
     expires_at = serializers.DateTimeField()
+
+
+class SelfRechargeRequestSerializer(serializers.Serializer):
+    package = serializers.IntegerField(required=False, help_text="Default: your current package.")
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY[Unit.HOURS])
+    unit = serializers.ChoiceField(choices=Unit.choices)
+    pay = serializers.ChoiceField(choices=[("credit", "From my credit"), ("stripe", "By card (Stripe)")],
+                                  required=False, default="credit")
+
+
+class SelfRechargeQuoteSerializer(serializers.Serializer):
+    package = serializers.IntegerField(source="package.pk")
+    package_name = serializers.CharField(source="package.name")
+    quantity = serializers.IntegerField()
+    unit = serializers.CharField()
+    price = Minor()
+    credit = Minor()
+    covered = serializers.BooleanField(help_text="Whether your credit covers the price (pay=credit works).")
+    stripe = serializers.BooleanField(help_text="Whether card payments are available.")
+
+
+class SelfRechargeIntentSerializer(serializers.Serializer):
+    payment_intent = serializers.CharField()
+    client_secret = serializers.CharField()
+    status = serializers.CharField()
+    amount = Minor()

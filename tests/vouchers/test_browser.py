@@ -78,3 +78,36 @@ def test_device_gets_online_at_the_hotspot_portal(page, web_server, isp, django_
         assert recharge.channel == "hotspot" and (recharge.period_end - recharge.period_start).total_seconds() == 4 * 3600
         assert page.inner_text("[data-testid=until]") == f"{device.expires_at:%Y-%m-%d %H:%M} UTC"
         assert ledger_check().ok
+
+
+def test_customer_recharges_itself_from_credit_in_the_portal(page, web_server, isp, django_db_blocker):
+    from ledger.services import payment_record
+
+    with django_db_blocker.unblock(), schema_context(isp.schema):
+        carol = Subscriber.objects.select_related("owner", "package").get(pk=isp.customer.pk)
+        payment_record(customer=carol, amount=5_00, method="bank", idempotency_key=f"browser-{uuid.uuid4()}")
+        recharges = Recharge.objects.filter(customer=carol).count()
+    base = f"http://{isp.host}:{web_server}"
+    page.goto(f"{base}/login/?next=/portal/recharge/")
+    page.fill("#id_username", isp.customer_user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Recharge my account")
+    page.fill("#id_quantity", "30")
+    page.select_option("#id_unit", "hours")
+    page.click("[data-testid=preview]")
+    # 30 hours of Home 20M at the sub-reseller's 120.00 per 30 days: 120 x 30 / 720 = 5.00.
+    page.wait_for_selector("[data-testid=quote]")
+    assert page.inner_text("[data-testid=price]") == "5.00"
+    assert page.inner_text("[data-testid=credit]") == "5.00"
+    page.click("[data-testid=buy-credit]")
+    page.wait_for_selector("text=Recharged: 30 hours of Home 20M for 5.00")
+    with django_db_blocker.unblock(), schema_context(isp.schema):
+        carol = Subscriber.objects.get(pk=isp.customer.pk)
+        recharge = Recharge.objects.filter(customer=carol).order_by("-id").first()
+        assert Recharge.objects.filter(customer=carol).count() == recharges + 1
+        assert recharge is not None and (recharge.source, recharge.channel, recharge.price) == ("customer", "portal", 500)
+        assert carol.expires_at == recharge.period_end
+        assert page.inner_text("[data-testid=expires]") == f"{carol.expires_at:%Y-%m-%d %H:%M} UTC"
+        assert "Bought by the customer itself" in page.inner_text("[data-testid=recharges]")
+        assert ledger_check().ok
