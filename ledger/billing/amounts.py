@@ -117,3 +117,41 @@ def proration(*, period_start: date, period_end: date, on: date, old_net: int, o
                           discount_percent=discount_percent)
     return Proration(days_in_period=days, days_remaining=remaining, credit_net=credit_net,
                      credit_tax=percent_of(credit_net, old_tax_rate), charge=charge)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A part of a postpaid period billed at one package: ``start`` .. ``end`` inclusive."""
+
+    package_id: int
+    start: date
+    end: date
+    days: int
+    days_in_period: int
+    unit_price: int
+    tax_rate: Decimal
+    amounts: LineAmounts
+
+
+def period_segments(*, period_start: date, period_end: date, initial: tuple[int, int, Decimal],
+                    changes: list[tuple[date, int, int, Decimal]], discount_percent: Decimal) -> list[Segment]:
+    """Split a period billed in arrears at the package changes inside it. ``initial`` is (package id, price,
+    tax rate) in force on ``period_start``; each change is (effective day, new package id, new price, new tax
+    rate), in order, the new package billed from its effective day on (a change on the first day replaces
+    ``initial``). Each segment is charged as the prepaid
+    proration charges the new package (``line_amounts`` with quantity days / days in period, rounded half up
+    per segment, then the discount and tax per segment), so the segments can differ from a whole-period line
+    by a cent of rounding. Segments of zero days (two changes on one day) are left out."""
+    days_in_period = (period_end - period_start).days + 1
+    points = [(period_start, *initial)] + [c for c in changes if period_start <= c[0] <= period_end]
+    segments = []
+    for index, (start, package_id, price, rate) in enumerate(points):
+        end = points[index + 1][0] - timedelta(days=1) if index + 1 < len(points) else period_end
+        days = (end - start).days + 1
+        if days <= 0:
+            continue
+        segments.append(Segment(
+            package_id=package_id, start=start, end=end, days=days, days_in_period=days_in_period, unit_price=price,
+            tax_rate=rate, amounts=line_amounts(unit_price=price, quantity=Fraction(days, days_in_period),
+                                                tax_rate=rate, discount_percent=discount_percent)))
+    return segments

@@ -5,7 +5,8 @@ It repeats the rules of the one-by-one path in SQL (``amounts.line_amounts`` wit
 ``ledger.pricing.customer_price``, the tax rate of ``documents.tax_rate_for``, the period of
 ``amounts.period_to_invoice``, the legs of ``documents.invoice_legs``); tests/billing/test_bulk.py checks
 both paths give the same invoices, lines and postings. Customers it does not handle — a pending promo, a
-credit to apply, a zero total, a package not offered by their owner — are left to the one-by-one path
+credit to apply, a zero total, a package not offered by their owner, a postpaid customer with a package
+change recorded in or after its period (its invoice splits per package segment) — are left to the one-by-one path
 (``services.invoice_issue_for_period``), which ``monthly_run`` calls for them afterwards.
 
 Ids are drawn from the sequences up front so each invoice, its line, its entry and its postings can be
@@ -31,7 +32,7 @@ from tenants.models import Tenant
 CANDIDATES = """
 CREATE TEMP TABLE billing_bulk ON COMMIT DROP AS
 WITH due AS (
-    SELECT s.id AS customer_id, s.owner_id, s.package_id, s.username, p.name AS package_name, f.start_date,
+    SELECT s.id AS customer_id, s.owner_id, s.package_id, s.username, p.name AS package_name, f.start_date, f.terms,
            CASE WHEN f.terms = 'prepaid' THEN %(prepaid_start)s::date ELSE %(postpaid_start)s::date END AS period_start,
            CASE WHEN f.terms = 'prepaid' THEN %(prepaid_end)s::date ELSE %(postpaid_end)s::date END AS period_end,
            (COALESCE(s.special_price, CASE WHEN o.depth = 0 THEN p.price ELSE a.price END) * 100)::bigint AS price,
@@ -70,6 +71,9 @@ SELECT taxed.*, amount - discount + tax AS total,
    AND NOT EXISTS (SELECT 1 FROM billing_creditnote c WHERE c.customer_id = taxed.customer_id
                    AND c.total > (SELECT coalesce(sum(x.amount), 0) FROM billing_paymentallocation x
                                    WHERE x.credit_note_id = c.id))
+   AND NOT (terms = 'postpaid' AND EXISTS (SELECT 1 FROM billing_packagechange pc
+                                            WHERE pc.customer_id = taxed.customer_id
+                                              AND pc.effective >= taxed.period_start))
 ORDER BY customer_id
 """
 

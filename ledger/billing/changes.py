@@ -4,6 +4,11 @@ Proration (``amounts.proration``): the period invoice covering the change day is
 days (change day included) of what its package line billed after discount, by a credit note on that
 invoice; the new package is charged for the same days by a proration invoice. ``package_change_preview``
 computes exactly what ``package_change_confirm`` posts, without writing anything.
+
+Postpaid monthly customers are invoiced in arrears, so a change posts no document: it is recorded
+(``PackageChange`` with the old and new price) and the arrears invoice of the period splits into one line
+per package segment (``services.postpaid_segments``, the same ``line_amounts`` day fraction as the prepaid
+charge). Their preview returns those segments (``ChangeQuote.segments``) for the period running on the day.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from django.core.exceptions import ValidationError
 
 from hierarchy.models import Package, Subscriber
 from hierarchy.subscribers import subscriber_check_sale, subscriber_update
-from ledger.billing.amounts import Proration, proration
+from ledger.billing.amounts import Proration, Segment, period_containing, proration
 from ledger.billing.documents import (
     LineSpec,
+    billing_settings,
     credit_note_issue,
     credit_split,
     invoice_income,
@@ -35,9 +41,10 @@ from ledger.billing.models import (
     InvoiceKind,
     InvoiceStatus,
     PackageChange,
+    PaymentTerms,
 )
 from ledger.billing.payments import OPEN_STATUSES, credits_apply, customer_lock
-from ledger.billing.services import customer_package_price
+from ledger.billing.services import anchor_day, customer_package_price, postpaid_segments
 from ledger.journal import money_atomic
 
 
@@ -52,6 +59,11 @@ class ChangeQuote:
     new_price: int
     new_tax_rate: object
     amounts: Proration | None
+    segments: tuple[Segment, ...] = ()  # postpaid: what the period's arrears invoice will bill, per package
+
+    @property
+    def postpaid(self) -> bool:
+        return bool(self.segments)
 
 
 def _covering_invoice(customer_id: int, on: datetime.date) -> Invoice | None:
@@ -68,6 +80,10 @@ def _quote(*, customer: Subscriber, package: Package, on: datetime.date) -> Chan
     profile = BillingProfile.objects.filter(customer_id=customer.pk).first()
     new_price = customer_package_price(customer=customer, package=package)
     new_rate = tax_rate_for(package)
+    if (profile is not None and profile.terms == PaymentTerms.POSTPAID
+            and profile.model == BillingModel.MONTHLY):
+        return _postpaid_quote(customer=customer, profile=profile, package=package, on=on, new_price=new_price,
+                               new_rate=new_rate)
     if invoice is None or profile is None:
         return ChangeQuote(customer_id=customer.pk, old_package_id=customer.package_id, new_package_id=package.pk,
                            on=on, invoice_id=None, period=None, new_price=new_price, new_tax_rate=new_rate,
@@ -81,6 +97,22 @@ def _quote(*, customer: Subscriber, package: Package, on: datetime.date) -> Chan
     return ChangeQuote(customer_id=customer.pk, old_package_id=customer.package_id, new_package_id=package.pk, on=on,
                        invoice_id=invoice.pk, period=(invoice.period_start, invoice.period_end), new_price=new_price,
                        new_tax_rate=new_rate, amounts=amounts)
+
+
+def _postpaid_quote(*, customer: Subscriber, profile: BillingProfile, package: Package, on: datetime.date,
+                    new_price: int, new_rate: object) -> ChangeQuote:
+    latest = (PackageChange.objects.filter(customer_id=customer.pk).order_by("-effective")
+              .values_list("effective", flat=True).first())
+    if latest is not None and on < latest:
+        raise ValidationError({"on": f"{customer.username} already changed package on {latest:%Y-%m-%d}; "
+                                     "a change cannot go before it."})
+    day = anchor_day(profile=profile, customer=customer, calendar_month=billing_settings().calendar_month)
+    period = period_containing(anchor_day=day, on=on)
+    segments = postpaid_segments(customer=customer, profile=profile, period=period,
+                                 proposed=(on, package, new_price)) or []
+    return ChangeQuote(customer_id=customer.pk, old_package_id=customer.package_id, new_package_id=package.pk, on=on,
+                       invoice_id=None, period=period, new_price=new_price, new_tax_rate=new_rate, amounts=None,
+                       segments=tuple(segments))
 
 
 def package_change_preview(*, customer: Subscriber, package: Package, on: datetime.date | None = None) -> ChangeQuote:
@@ -117,8 +149,10 @@ def package_change_confirm(*, customer: Subscriber, package: Package, on: dateti
                     quantity=Fraction(amounts.days_remaining, amounts.days_in_period))
                 invoice = invoice_issue(customer=locked, kind=InvoiceKind.PRORATION, period=(day, quote.period[1]),
                                         lines=[line], issue_date=day, actor_id=actor_id)
-        change = PackageChange.objects.create(customer=locked, old_package=old_package, new_package=package,
-                                              effective=day, credit_note=note, invoice=invoice, actor_id=actor_id)
+        change = PackageChange.objects.create(
+            customer=locked, old_package=old_package, new_package=package, effective=day, credit_note=note,
+            invoice=invoice, actor_id=actor_id, old_price=customer_package_price(customer=locked),
+            new_price=quote.new_price)
         credits_apply(customer=locked, first=[quote.invoice_id] if quote.invoice_id else [])
         from hierarchy.audit import SYSTEM
 

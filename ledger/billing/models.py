@@ -342,17 +342,26 @@ class LateFee(models.Model):
 
 
 class PackageChange(models.Model):
-    """A confirmed mid-cycle package change with the documents its proration produced."""
+    """A confirmed mid-cycle package change (append-only: a trigger refuses UPDATE and DELETE), with the
+    prices per period in force before and after it (minor units; what a postpaid customer's arrears invoice
+    splits the period by) and, for prepaid customers, the documents its proration produced."""
 
     customer = models.ForeignKey("hierarchy.Subscriber", on_delete=models.PROTECT, related_name="+")
     old_package = models.ForeignKey("hierarchy.Package", on_delete=models.PROTECT, related_name="+")
     new_package = models.ForeignKey("hierarchy.Package", on_delete=models.PROTECT, related_name="+")
     effective = models.DateField()
+    old_price = models.BigIntegerField(null=True, blank=True)
+    new_price = models.BigIntegerField(null=True, blank=True)
     credit_note = models.OneToOneField(CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     invoice = models.OneToOneField(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                               related_name="+")
     created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["customer", "effective"], name="package_change_customer_day")]
+        constraints = [models.CheckConstraint(condition=Q(old_price__gte=0, new_price__gte=0),
+                                              name="package_change_prices")]
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.old_package_id} → {self.new_package_id}"

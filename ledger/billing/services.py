@@ -9,12 +9,13 @@ import functools
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
 from hierarchy.models import Package, Subscriber, SubscriberStatus
-from ledger.billing.amounts import line_amounts, percent_of, period_to_invoice
+from ledger.billing.amounts import Segment, line_amounts, percent_of, period_segments, period_to_invoice
 from ledger.billing.documents import (
     LineSpec,
     billing_settings,
@@ -35,6 +36,7 @@ from ledger.billing.models import (
     InvoiceKind,
     InvoiceStatus,
     LateFee,
+    PackageChange,
     PaymentTerms,
 )
 from ledger.billing.payments import OPEN_STATUSES, credits_apply, customer_lock
@@ -103,8 +105,50 @@ def period_line(*, customer: Subscriber, profile: BillingProfile, period: tuple[
                     unit_price=price, amounts=amounts, tax_rate=rate, package=customer.package, period=period)
 
 
+def postpaid_segments(*, customer: Subscriber, profile: BillingProfile, period: tuple[datetime.date, datetime.date],
+                      proposed: tuple[datetime.date, Package, int] | None = None) -> list[Segment] | None:
+    """The segments a postpaid customer's arrears invoice for ``period`` bills, from the package changes
+    recorded from the period's first day on (plus ``proposed``: (day, package, price), a change not yet
+    recorded — the preview). None when no change touches the period (a plain whole-period line)."""
+    changes = [(c.effective, c.new_package, c.new_price, c.old_package, c.old_price) for c in
+               PackageChange.objects.filter(customer_id=customer.pk, effective__gte=period[0])
+               .select_related("old_package", "new_package").order_by("effective", "id")]
+    if proposed is not None:
+        price = customer_package_price(customer=customer)
+        changes.append((proposed[0], proposed[1], proposed[2], customer.package, price))
+        changes.sort(key=lambda change: change[0])  # stable: recorded ones keep their order
+    if not changes:
+        return None
+    # The package in force on the first day: the one the first later change moved away from.
+    first = changes[0]
+    initial_price = first[4] if first[4] is not None else customer_package_price(customer=customer, package=first[3])
+    return period_segments(
+        period_start=period[0], period_end=period[1], discount_percent=profile.discount_percent,
+        initial=(first[3].pk, initial_price, tax_rate_for(first[3])),
+        changes=[(day, new.pk, price if price is not None else customer_package_price(customer=customer, package=new),
+                  tax_rate_for(new)) for day, new, price, _old, _old_price in changes])
+
+
+def _segment_lines(*, segments: list[Segment], packages: dict[int, Package]) -> list[LineSpec]:
+    return [LineSpec(description=f"{packages[s.package_id].name} {s.start:%d %b %Y} - {s.end:%d %b %Y} "
+                                 f"({s.days}/{s.days_in_period} days)",
+                     unit_price=s.unit_price, amounts=s.amounts, tax_rate=s.tax_rate, package=packages[s.package_id],
+                     period=(s.start, s.end), quantity=Fraction(s.days, s.days_in_period)) for s in segments]
+
+
 def _period_invoice(*, customer: Subscriber, profile: BillingProfile, period: tuple[datetime.date, datetime.date],
                     today: datetime.date, actor_id: int | None) -> Invoice:
+    if profile.terms == PaymentTerms.POSTPAID:
+        segments = postpaid_segments(customer=customer, profile=profile, period=period)
+        if segments is not None:
+            # Split at recorded package changes: no promo on a split invoice (it stays pending for the next one).
+            packages = Package.objects.in_bulk([s.package_id for s in segments])
+            invoice = invoice_issue(customer=customer, kind=InvoiceKind.REGULAR, period=period,
+                                    lines=_segment_lines(segments=segments, packages=packages), issue_date=today,
+                                    actor_id=actor_id)
+            credits_apply(customer=customer)
+            invoice.refresh_from_db()
+            return invoice
     pending = promo_pending(customer_id=customer.pk)
     line = period_line(customer=customer, profile=profile, period=period, promo=pending[1] if pending else None)
     invoice = invoice_issue(customer=customer, kind=InvoiceKind.REGULAR, period=period, lines=[line],
