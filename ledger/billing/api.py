@@ -176,6 +176,10 @@ def _quote_body(quote: ChangeQuote) -> dict[str, Any]:
         "charge": {"net": amounts.charge.amount, "discount": amounts.charge.discount, "tax": amounts.charge.tax,
                    "total": amounts.charge.total} if amounts else zero,
         "net_total": amounts.net_total if amounts else 0,
+        "segments": [{"package": seg.package_id, "start": seg.start, "end": seg.end, "days": seg.days,
+                      "days_in_period": seg.days_in_period, "net": seg.amounts.amount,
+                      "discount": seg.amounts.discount, "tax": seg.amounts.tax, "total": seg.amounts.total}
+                     for seg in quote.segments],
     }
 
 

@@ -130,6 +130,18 @@ class _Part(serializers.Serializer):
     total = MinorField()
 
 
+class _Segment(serializers.Serializer):
+    package = serializers.IntegerField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    days = serializers.IntegerField()
+    days_in_period = serializers.IntegerField()
+    net = MinorField()
+    discount = MinorField()
+    tax = MinorField()
+    total = MinorField()
+
+
 class PackageChangeQuoteSerializer(serializers.Serializer):
     customer = serializers.IntegerField()
     old_package = serializers.IntegerField()
@@ -143,6 +155,7 @@ class PackageChangeQuoteSerializer(serializers.Serializer):
     credit = _Part()
     charge = _Part()
     net_total = MinorField(help_text="Owed because of the change (negative: credited)")
+    segments = _Segment(many=True, help_text="Postpaid: what the period's arrears invoice will bill, per package")
 
 
 class PackageChangeResultSerializer(serializers.Serializer):

@@ -192,3 +192,23 @@ def test_bad_postpaid_changes_change_nothing(alpha, packages):
         with pytest.raises(IntegrityError), transaction.atomic():
             PackageChange.objects.filter(pk=change.pk).delete()
         assert PackageChange.objects.get(pk=change.pk).new_price == 17_500
+
+
+def test_the_api_preview_of_a_postpaid_change_shows_the_segments(alpha, packages):
+    from tests.billing.test_api import api
+
+    fiber, _ = packages
+    with schema_context(alpha.schema):
+        customer = monthly_customer(alpha.sub_reseller, alpha.package, terms="postpaid")
+    url = f"/api/v1/customers/{customer.pk}/package-change/preview/"
+    with _at(datetime.date(2026, 6, 21)):
+        response = api(alpha, alpha.sub_reseller_user).post(url, {"package": fiber.pk},
+                                                            content_type="application/json")
+    assert response.status_code == 200, response.content
+    segments = response.json()["segments"]
+    assert [(s["package"], s["start"], s["end"], s["days"], s["total"]) for s in segments] == [
+        (alpha.package.pk, "2026-06-01", "2026-06-20", 20, "88.00"),
+        (fiber.pk, "2026-06-21", "2026-06-30", 10, "64.16")]
+    with schema_context(alpha.schema):
+        customer.refresh_from_db()
+        assert customer.package_id == alpha.package.pk and not PackageChange.objects.filter(customer=customer).exists()
