@@ -57,6 +57,12 @@ def account_balance(account: Account) -> int:
     return int(getattr(account, "balance", 0))
 
 
+def code_balance(code: str) -> int:
+    """Σ debit - credit of the account ``code`` (its balance slots, kept by the posting trigger); 0 if the
+    account does not exist yet."""
+    return int(AccountBalance.objects.filter(account__code=code).aggregate(total=Sum("balance"))["total"] or 0)
+
+
 class Account(models.Model):
     """One account of the chart. ``code`` names it uniquely ("sales_revenue", "wallet:42",
     "receivable:c7"), so concurrent lazy creation is decided by the unique index."""

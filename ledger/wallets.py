@@ -13,12 +13,11 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
-from django.db.models import Sum
 from django.utils import timezone
 
 from hierarchy.models import BillingMode, Operator, Subscriber, SubscriberStatus
 from ledger.journal import Leg, LockedAccount, accounts_lock, entry_post, isp_account, money_atomic, node_account
-from ledger.models import AccountBalance, AccountKind, EntryKind, JournalEntry, WalletTopup
+from ledger.models import AccountKind, EntryKind, JournalEntry, WalletTopup, code_balance
 from ledger.pricing import chain_for, from_minor
 from ledger.services import IdempotencyConflict, payload_hash
 
@@ -29,7 +28,7 @@ class InsufficientFunds(ValidationError):
     """The wallet holds less than the action costs; nothing was changed."""
 
 
-def _ensure_funds(*, locked: dict[str, LockedAccount], code: str, needed: int, who: str) -> None:
+def wallet_funds_ensure(*, locked: dict[str, LockedAccount], code: str, needed: int, who: str) -> None:
     available = -locked[code].balance
     if available < needed:
         raise InsufficientFunds({"amount": (
@@ -39,8 +38,7 @@ def _ensure_funds(*, locked: dict[str, LockedAccount], code: str, needed: int, w
 
 
 def wallet_balance(*, node: Operator) -> int:
-    balance = AccountBalance.objects.filter(account__code=f"wallet:{node.pk}").aggregate(total=Sum("balance"))
-    return -(balance["total"] or 0)
+    return -code_balance(node_account(AccountKind.WALLET, node.pk).code)
 
 
 def wallet_topup(
@@ -70,7 +68,7 @@ def wallet_topup(
         locked = accounts_lock([wallet, source], lock=[wallet.code, source.code] if method == "parent_wallet"
                                else [wallet.code])
         if method == "parent_wallet" and node.parent is not None:
-            _ensure_funds(locked=locked, code=source.code, needed=amount, who=node.parent.name)
+            wallet_funds_ensure(locked=locked, code=source.code, needed=amount, who=node.parent.name)
         entry = entry_post(kind=EntryKind.TOPUP, node_id=node.pk, actor_id=actor_id,
                            reason=f"Wallet top-up of {node.name} ({method})",
                            legs=[Leg(source, amount), Leg(wallet, -amount)], locked=locked,
@@ -121,7 +119,7 @@ def subscriber_activate(*, subscriber: Subscriber, actor_id: int | None = None) 
         if legs:
             locked = accounts_lock((leg.account for leg in legs), lock=[legs[0].account.code])
             if locked_sub.owner.billing_mode == BillingMode.PREPAID:
-                _ensure_funds(locked=locked, code=legs[0].account.code, needed=cost, who=locked_sub.owner.name)
+                wallet_funds_ensure(locked=locked, code=legs[0].account.code, needed=cost, who=locked_sub.owner.name)
             entry = entry_post(kind=EntryKind.ACTIVATION, legs=legs, locked=locked, actor_id=actor_id,
                                customer_id=locked_sub.pk, node_id=locked_sub.owner_id,
                                package_id=locked_sub.package_id,

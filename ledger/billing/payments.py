@@ -27,7 +27,6 @@ from contextlib import contextmanager
 
 import psycopg
 from django.db import connection
-from django.db.models import Sum
 
 from hierarchy.models import Subscriber, SubscriberStatus
 from ledger.billing.amounts import add_months
@@ -40,8 +39,8 @@ from ledger.billing.models import (
     PaymentAllocation,
     PaymentTerms,
 )
-from ledger.journal import money_atomic
-from ledger.models import AccountBalance, JournalEntry, Payment
+from ledger.journal import customer_account, money_atomic
+from ledger.models import JournalEntry, Payment, code_balance
 from ledger.services import payment_record
 
 OPEN_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
@@ -82,8 +81,7 @@ def available_credits(*, customer_id: int) -> list[tuple[str, int, int]]:
 
 def receivable_balance(*, customer_id: int) -> int:
     """Σ debit - credit of the customer's receivable (maintained by the ledger's posting trigger)."""
-    total = AccountBalance.objects.filter(account__code=f"receivable:c{customer_id}").aggregate(total=Sum("balance"))
-    return int(total["total"] or 0)
+    return code_balance(customer_account(customer_id).code)
 
 
 def customer_credit(*, customer_id: int) -> int:

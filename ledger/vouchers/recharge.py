@@ -47,7 +47,7 @@ from ledger.models import AccountKind, EntryKind, JournalEntry
 from ledger.pricing import Chain, chain_for, customer_price
 from ledger.services import IdempotencyConflict, payload_hash
 from ledger.vouchers.models import Channel, Recharge, RechargeSource, Unit, Voucher
-from ledger.wallets import _ensure_funds
+from ledger.wallets import wallet_funds_ensure
 
 MAX_QUANTITY = {Unit.DAYS: 366, Unit.HOURS: 24 * 366}
 
@@ -150,7 +150,7 @@ def recharge_apply(
         locked: dict[str, LockedAccount] = accounts_lock((leg.account for leg in quote.legs),
                                                          lock=[payer] if wallet else [])
         if wallet:
-            _ensure_funds(locked=locked, code=payer, needed=quote.cost, who=customer.owner.name)
+            wallet_funds_ensure(locked=locked, code=payer, needed=quote.cost, who=customer.owner.name)
         entry = entry_post(kind=EntryKind.RECHARGE, legs=quote.legs, locked=locked, actor_id=_actor_id(actor),
                            customer_id=customer.pk, node_id=customer.owner_id, package_id=package.pk,
                            reason=f"Recharge of {customer.username}: {quantity} {unit} of {package.name}")

@@ -4,8 +4,6 @@ invoiced once, the numbers have no gap, the promo code is used exactly 5 times, 
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -21,10 +19,7 @@ WORKERS = 6
 
 
 def _run(*args: str) -> str:
-    done = subprocess.run([processes.python(), "-m", "tests.billing.concurrency_worker", *args],
-                          cwd=processes.BASE_DIR, env=processes.child_env(), capture_output=True, timeout=300)
-    assert done.returncode == 0, done.stderr.decode()[-3000:]
-    return (done.stdout.decode().strip().splitlines() or [""])[-1]
+    return processes.worker_run("tests.billing.concurrency_worker", *args)
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +30,8 @@ def delta(django_db_setup) -> Iterator[str]:
 
 
 def test_gapless_numbers_and_promo_limit_under_concurrency(delta):
-    env = processes.child_env()
-    workers = [subprocess.Popen([processes.python(), "-m", "tests.billing.concurrency_worker", "work", delta,
-                                 str(seed)], cwd=processes.BASE_DIR, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-               for seed in range(WORKERS)]
-    summaries = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=300)
-        assert worker.returncode == 0, f"a worker failed: {err.decode()[-3000:]}"
-        summaries.append(json.loads(out.decode().strip().splitlines()[-1]))
+    summaries = processes.worker_summaries([processes.worker_start("tests.billing.concurrency_worker", "work", delta, str(seed))
+                                            for seed in range(WORKERS)])
     total = {key: sum(s[key] for s in summaries) for key in summaries[0]}
     assert total["issued"] == CUSTOMERS and total["already"] == CUSTOMERS * (WORKERS - 1)
     assert total["rolled_back"] == WORKERS * 6

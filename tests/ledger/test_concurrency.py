@@ -5,8 +5,6 @@ reads the result through its own connection."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -24,10 +22,7 @@ WORKERS = 8
 
 
 def _run(*args: str) -> str:
-    done = subprocess.run([processes.python(), "-m", "tests.ledger.concurrency_worker", *args],
-                          cwd=processes.BASE_DIR, env=processes.child_env(), capture_output=True, timeout=300)
-    assert done.returncode == 0, done.stderr.decode()[-3000:]
-    return (done.stdout.decode().strip().splitlines() or [""])[-1]
+    return processes.worker_run("tests.ledger.concurrency_worker", *args)
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +34,8 @@ def gamma(django_db_setup) -> Iterator[str]:
 
 
 def test_concurrent_payments_refunds_and_activations(gamma):
-    env = processes.child_env()
-    workers = [subprocess.Popen([processes.python(), "-m", "tests.ledger.concurrency_worker", "work", gamma,
-                                 str(seed)], cwd=processes.BASE_DIR, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-               for seed in range(WORKERS)]
-    summaries = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=300)
-        assert worker.returncode == 0, f"a worker failed (unhandled deadlock or error): {err.decode()[-3000:]}"
-        summaries.append(json.loads(out.decode().strip().splitlines()[-1]))
+    summaries = processes.worker_summaries([processes.worker_start("tests.ledger.concurrency_worker", "work", gamma, str(seed))
+                                            for seed in range(WORKERS)])
     total = {key: sum(s[key] for s in summaries) for key in summaries[0]}
 
     with schema_context(gamma):

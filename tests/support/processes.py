@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -65,3 +67,25 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def python() -> str:
     return sys.executable
+
+
+def worker_start(module: str, *args: str) -> subprocess.Popen[bytes]:
+    """Start ``python -m module args…`` (a concurrency worker of the suite) against the test database."""
+    return subprocess.Popen([python(), "-m", module, *args], cwd=BASE_DIR, env=child_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def worker_output(worker: subprocess.Popen[bytes], timeout: float = 300) -> str:
+    """Wait for a worker; fail with its stderr unless it succeeded; return its last line of output."""
+    out, err = worker.communicate(timeout=timeout)
+    assert worker.returncode == 0, f"a worker failed: {err.decode()[-3000:]}"
+    return (out.decode().strip().splitlines() or [""])[-1]
+
+
+def worker_run(module: str, *args: str) -> str:
+    return worker_output(worker_start(module, *args))
+
+
+def worker_summaries(workers: list[subprocess.Popen[bytes]]) -> list[dict[str, Any]]:
+    """The JSON summary each worker prints last."""
+    return [json.loads(worker_output(worker)) for worker in workers]

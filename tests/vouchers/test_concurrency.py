@@ -4,7 +4,6 @@ the same PIN (exactly one wins), and 2 x 6 threads recharge customers of one pre
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -24,14 +23,11 @@ THREADS = 6
 
 
 def _worker(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([processes.python(), "-m", "tests.vouchers.race_worker", *args], cwd=processes.BASE_DIR,
-                            env=processes.child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return processes.worker_start("tests.vouchers.race_worker", *args)
 
 
 def _summary(worker: subprocess.Popen[bytes]) -> dict[str, Any]:
-    out, err = worker.communicate(timeout=300)
-    assert worker.returncode == 0, err.decode()[-3000:]
-    return json.loads(out.decode().strip().splitlines()[-1])
+    return processes.worker_summaries([worker])[0]
 
 
 def _total(*summaries: dict[str, int]) -> dict[str, int]:
@@ -46,9 +42,7 @@ def _total(*summaries: dict[str, int]) -> dict[str, int]:
 def race(django_db_setup) -> Iterator[dict[str, Any]]:
     info = _summary(_worker("setup", "vrace"))
     yield info
-    dropped = subprocess.run([processes.python(), "-m", "tests.vouchers.race_worker", "drop", str(info["schema"])],
-                             cwd=processes.BASE_DIR, env=processes.child_env(), capture_output=True, timeout=120)
-    assert dropped.returncode == 0, dropped.stderr.decode()[-2000:]
+    processes.worker_run("tests.vouchers.race_worker", "drop", str(info["schema"]))
 
 
 def test_the_same_pin_redeems_once_under_concurrent_attempts(race):
