@@ -337,10 +337,10 @@ def main() -> None:
     from django.db import connection
     from pyrad import packet as rp
 
-    from tests.radius.support import Database, RadiusServer, prerequisites_missing, start_server
+    from network.radius.run import ensure_installed
+    from tests.radius.support import Database, RadiusServer, start_server
 
-    if (missing := prerequisites_missing()) is not None:
-        raise SystemExit(missing)
+    ensure_installed()  # as make test does: apt-get as root, else the exact command
     seed(args.tenants, args.users, processes=args.seed_processes)
     db = connection.settings_dict
     database = Database(

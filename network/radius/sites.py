@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from network.radius import sql
+from network.radius.tenant_sql import REPLY_ATTRIBUTES
 
 SERVER = "backhaul"
 # Virtual server that defines NAS clients from radius.nas (FreeRADIUS's dynamic_clients).
@@ -24,10 +25,21 @@ def always_module() -> str:
     return "".join(f"always {code} {{\n\trcode = {code}\n}}\n" for code in codes)
 
 
+REPLY_POLICY = "backhaul_reply_items"
+
+
+def _reply_items_policy() -> str:
+    """rlm_sql puts every row of the one authorize query in the control list; the reply attributes
+    move from there to the reply (an absent one is skipped)."""
+    copy = "".join(f"\t\t&{name} := &control:{name}\n" for name in REPLY_ATTRIBUTES)
+    drop = "".join(f"\t\t&{name} !* ANY\n" for name in REPLY_ATTRIBUTES)
+    return f"{REPLY_POLICY} {{\n\tupdate reply {{\n{copy}\t}}\n\tupdate control {{\n{drop}\t}}\n}}\n"
+
+
 def policies() -> str:
     # Stock acct_unique without the Class round-trip: the tenant column already separates
     # sessions of different ISPs, so the hash only has to be unique within one tenant.
-    return """acct_unique {
+    return _reply_items_policy() + """acct_unique {
 	update request {
 		&Acct-Unique-Session-Id := "%{md5:%{User-Name},%{Acct-Session-ID},%{%{NAS-IPv6-Address}:-%{NAS-IP-Address}},%{NAS-Identifier},%{NAS-Port-ID},%{NAS-Port}}"
 	}
@@ -66,6 +78,7 @@ def site(listen_ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, auth_port:
 		if (notfound) {{
 			reject
 		}}
+		{REPLY_POLICY}
 		chap
 		pap
 	}}

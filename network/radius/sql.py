@@ -6,11 +6,11 @@ Tenant isolation rests on three things, all in the database:
   (secret, ``Client-Shortname`` = tenant schema) from this table, so the tenant of a request is
   the one bound to the packet's source address *and* verified by its shared secret - never an
   attribute the NAS sends.
-* Authorization calls the tenant's own ``<schema>.radius_check`` / ``radius_reply`` (SECURITY
-  DEFINER, network/radius/tenant_sql.py), the schema being the verified client's shortname, which
-  a CHECK on ``radius.nas`` keeps to ``isp_[a-z0-9_]+``; the functions answer only a client address
-  that ``radius.nas`` registers to their own tenant. The FreeRADIUS role may execute those two
-  functions of each tenant schema and read nothing there.
+* Authorization calls the tenant's own ``<schema>.radius_check`` (SECURITY DEFINER,
+  network/radius/tenant_sql.py; one query answers the check and the reply items), the schema being
+  the verified client's shortname, which a CHECK on ``radius.nas`` keeps to ``isp_[a-z0-9_]+``; the
+  function answers only a client address that ``radius.nas`` registers to its own tenant. The
+  FreeRADIUS role may execute that function of each tenant schema and read nothing there.
 * Accounting rows carry ``tenant = '%{Client-Shortname}'`` and the tables are LIST-partitioned
   by tenant with no default partition, so a row for a tenant without a partition fails instead
   of landing anywhere else.
@@ -335,6 +335,73 @@ $fn$;
 REVOKE ALL ON FUNCTION radius.ensure_tenant_partition(text) FROM PUBLIC;
 """
 
+# Migration radius_registry 0004 (with network 0006: one authorize query per Access-Request).
+# - radius.mac_key without a SET clause and with every name qualified, so PostgreSQL inlines it
+#   (a SQL function with SET is called through the function manager and re-planned on each call,
+#   which cost more than the subscriber lookup it keys);
+# - at signup only radius_check is granted to FreeRADIUS (radius_reply is gone);
+# - the FreeRADIUS role's sessions in this database use generic plans from the first call and
+#   index probes (its tables are small in a new platform: seq scans would be planned, then kept).
+ONE_QUERY_SQL = r"""
+CREATE OR REPLACE FUNCTION radius.mac_key(name text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE WHEN pg_catalog.lower(pg_catalog.translate(name, ':-.', ''))
+                     OPERATOR(pg_catalog.~) '^[0-9a-f]{12}$'
+                THEN pg_catalog.lower(pg_catalog.translate(name, ':-.', '')) END
+$fn$;
+
+CREATE OR REPLACE FUNCTION radius.ensure_tenant_partition(schema text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
+AS $fn$
+DECLARE
+    fn text;
+    server name;
+BEGIN
+    IF ensure_tenant_partition.schema !~ '^[a-z_][a-z0-9_]{0,50}$'
+       OR ensure_tenant_partition.schema IN ('public', 'radius', 'information_schema')
+       OR ensure_tenant_partition.schema ~ '^pg_' THEN
+        RAISE EXCEPTION 'not a tenant schema name: %', ensure_tenant_partition.schema
+            USING ERRCODE = 'check_violation';
+    END IF;
+    EXECUTE format('CREATE TABLE IF NOT EXISTS radius.%I PARTITION OF radius.radacct FOR VALUES IN (%L)',
+                   'radacct_' || ensure_tenant_partition.schema, ensure_tenant_partition.schema);
+    EXECUTE format('CREATE TABLE IF NOT EXISTS radius.%I PARTITION OF radius.radpostauth FOR VALUES IN (%L)',
+                   'radpostauth_' || ensure_tenant_partition.schema, ensure_tenant_partition.schema);
+    FOREACH fn IN ARRAY ARRAY['radius_lookup(text, text, oid)', 'radius_view_items(text, oid)',
+                              'radius_check(text, text)', 'radius_reply(text, text)'] LOOP
+        IF to_regprocedure(quote_ident(ensure_tenant_partition.schema) || '.' || fn) IS NOT NULL THEN
+            EXECUTE format('REVOKE ALL ON FUNCTION %I.%s FROM PUBLIC', ensure_tenant_partition.schema, fn);
+        END IF;
+    END LOOP;
+    IF to_regprocedure(quote_ident(ensure_tenant_partition.schema) || '.radius_check(text, text)') IS NOT NULL THEN
+        FOR server IN SELECT r.role FROM radius.server_role AS r LOOP
+            EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', ensure_tenant_partition.schema, server);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %I.radius_check(text, text) TO %I',
+                           ensure_tenant_partition.schema, server);
+        END LOOP;
+    END IF;
+END
+$fn$;
+REVOKE ALL ON FUNCTION radius.ensure_tenant_partition(text) FROM PUBLIC;
+"""
+
+
+def server_role_settings_sql(role: str) -> pgsql.Composed:
+    """What the FreeRADIUS role's sessions in this database run with (every query it sends is a keyed
+    lookup or write): generic plans at once, index probes even while tables are small, no JIT."""
+    return pgsql.SQL(
+        "DO $do$ BEGIN"
+        " EXECUTE format('ALTER ROLE %I IN DATABASE %I SET plan_cache_mode = force_generic_plan', {role},"
+        " current_database());"
+        " EXECUTE format('ALTER ROLE %I IN DATABASE %I SET enable_seqscan = off', {role}, current_database());"
+        # (a plan that must still scan sequentially costs "disabled" and would otherwise trip JIT compilation)
+        " EXECUTE format('ALTER ROLE %I IN DATABASE %I SET jit = off', {role}, current_database());"
+        " END $do$"
+    ).format(role=pgsql.Literal(role))
+
 # Columns the FreeRADIUS role may read: what its queries name in WHERE, SET expressions and
 # ON CONFLICT. Reading usage history (user names, octets) is not among them.
 _RADACCT_READABLE = (
@@ -366,7 +433,7 @@ def server_role_sql(*, role: str, password: str | None, create: bool = True) -> 
     """Statements creating the least-privilege login FreeRADIUS connects as.
 
     It may: read radius.nas (clients), insert/update accounting (and, granted per tenant schema by
-    network migration 0005 and at signup, execute <schema>.radius_check / radius_reply). It may not
+    network migrations 0005/0006 and at signup, execute <schema>.radius_check). It may not
     read tenant schemas, radius.tenant or call the partition function. ``create=False`` alters an
     existing role (roles are cluster-wide, grants per database). The check_items/reply_items grant
     is of migration 0001's time; migration 0003 drops those functions.
@@ -419,8 +486,8 @@ _THIS_SESSION = f"tenant = {_TENANT} AND acctuniqueid = {_UNIQUE_ID}"
 # (auto_escape). A packet from an unknown address has no client and is dropped before any query;
 # the functions also answer only a client address radius.nas (still) registers to their tenant.
 _AUTHORIZE = "SELECT id, username, attribute, value, op FROM %{{Client-Shortname}}.{}('{}', '%{{SQL-User-Name}}')"
+# radius_check answers the check and the reply items (network migration 0006): one query per request.
 AUTHORIZE_CHECK_QUERY = _AUTHORIZE.format("radius_check", CLIENT_ADDRESS)
-AUTHORIZE_REPLY_QUERY = _AUTHORIZE.format("radius_reply", CLIENT_ADDRESS)
 
 # rlm_sql read_clients: id, nasname, shortname, type, secret.
 CLIENT_QUERY = "SELECT id, host(address), shortname, nas_type, secret FROM radius.nas"
@@ -533,7 +600,7 @@ POST_AUTH_QUERY = (
 
 def all_query_templates() -> list[str]:
     """Every template written into the FreeRADIUS config (for validation before writing)."""
-    queries = [AUTHORIZE_CHECK_QUERY, AUTHORIZE_REPLY_QUERY, CLIENT_QUERY, POST_AUTH_QUERY]
+    queries = [AUTHORIZE_CHECK_QUERY, CLIENT_QUERY, POST_AUTH_QUERY]
     queries += DYNAMIC_CLIENT_QUERIES.values()
     for group in ACCOUNTING_QUERIES.values():
         queries += group

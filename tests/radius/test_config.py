@@ -58,11 +58,11 @@ def test_every_query_is_a_plain_config_string(tmp_path: Path) -> None:
     assert "${" not in text  # nothing for the config parser to expand at load time
     assert text.count("tenant = '%{Client-Shortname}'") >= 6
     # The tenant's own function, named by the verified client; the user name only as a quoted literal.
-    for function in ("radius_check", "radius_reply"):
-        assert (
-            f"FROM %{{Client-Shortname}}.{function}('%{{%{{Packet-Src-IP-Address}}:-%{{Packet-Src-IPv6-Address}}}}',"
-            " '%{SQL-User-Name}')" in text
-        )
+    assert (
+        "FROM %{Client-Shortname}.radius_check('%{%{Packet-Src-IP-Address}:-%{Packet-Src-IPv6-Address}}',"
+        " '%{SQL-User-Name}')" in text
+    )
+    assert "authorize_reply_query" not in text  # one query answers check and reply items
     assert "auto_escape = yes" in text
 
 
@@ -78,3 +78,17 @@ def test_radius_config_command_writes_a_config_for_this_database(tmp_path: Path,
     assert f"dbname={radius_db.name}" in sql_module and f"user={radius_db.user}" in sql_module
     with pytest.raises(CommandError):
         call_command("radius_config", "--out", str(tmp_path / "bad"), "--listen", "nowhere")
+
+
+def test_the_reply_policy_moves_every_reply_attribute_the_lookup_answers(tmp_path: Path) -> None:
+    """radius_check returns reply items in the control list; the site's policy must move each of them."""
+    import re
+
+    from network.radius import tenant_sql
+
+    answered = set(re.findall(r"\('reply', s\.id \* 8 \+ \d, s\.key, '([A-Za-z-]+)'", tenant_sql._LOOKUP_0006))
+    assert answered == set(tenant_sql.REPLY_ATTRIBUTES)
+    policy = (_write(tmp_path) / "policy.d" / "backhaul").read_text()
+    for name in answered:
+        assert f"&{name} := &control:{name}" in policy
+        assert f"&{name} !* ANY" in policy

@@ -26,21 +26,20 @@ def as_radius(radius_db: Database) -> Iterator[psycopg.Connection[Any]]:
 def test_radius_check_with_long_and_odd_names_returns_nothing(as_radius: psycopg.Connection[Any]) -> None:
     for name in ("a" * 300, "carol' OR '1'='1", "carol\x01", "%{User-Password}", "x; DROP TABLE y"):
         assert as_radius.execute("SELECT * FROM isp_alpha.radius_check('127.0.0.2', %s)", (name,)).fetchall() == []
-        assert as_radius.execute("SELECT * FROM isp_alpha.radius_reply('127.0.0.2', %s)", (name,)).fetchall() == []
     # A NAS address not registered to the function's tenant gets nothing: unknown, or beta's.
     for client in ("127.0.0.9", "127.0.0.3"):
         assert as_radius.execute("SELECT * FROM isp_alpha.radius_check(%s, 'carol')", (client,)).fetchall() == []
-        assert as_radius.execute("SELECT * FROM isp_alpha.radius_reply(%s, 'carol')", (client,)).fetchall() == []
 
 
-def test_freeradius_role_reads_check_items_only_through_the_function(as_radius: psycopg.Connection[Any]) -> None:
+def test_freeradius_role_reads_items_only_through_the_function(as_radius: psycopg.Connection[Any]) -> None:
+    """One query answers the check items, then the reply items (FreeRADIUS moves those to the reply)."""
     rows = as_radius.execute("SELECT attribute, value FROM isp_beta.radius_check('127.0.0.3', 'carol')").fetchall()
-    assert rows == [("Cleartext-Password", "pppoe-secret")]
+    assert rows == [("Cleartext-Password", "pppoe-secret"), ("Mikrotik-Rate-Limit", "5000k/20000k")]
 
 
-def test_freeradius_role_may_execute_only_the_two_radius_functions_of_a_tenant_schema(radius_db: Database) -> None:
+def test_freeradius_role_may_execute_only_radius_check_in_a_tenant_schema(radius_db: Database) -> None:
     """In every tenant schema (a cloned one included), the FreeRADIUS role can execute radius_check
-    and radius_reply and no other SECURITY DEFINER function, and can read no relation at all."""
+    and no other SECURITY DEFINER function, and can read no relation at all."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT n.nspname, p.proname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace"
@@ -59,7 +58,7 @@ def test_freeradius_role_may_execute_only_the_two_radius_functions_of_a_tenant_s
         readable = cursor.fetchall()
     schemas = {s for s, _ in callable_}
     assert {"isp_alpha", "isp_beta", "isp_gamma"} <= schemas
-    assert callable_ == [(s, f) for s in sorted(schemas) for f in ("radius_check", "radius_reply")]
+    assert callable_ == [(s, "radius_check") for s in sorted(schemas)]
     assert readable == []
 
 
@@ -154,38 +153,26 @@ def _avps(
     return [(str(a), str(v)) for a, v in rows]
 
 
-def test_radius_reply_serves_what_radius_check_read_for_the_same_schema_and_name(
-    as_radius: psycopg.Connection[Any],
-) -> None:
-    """One read per Access-Request: radius_reply hands out the rows radius_check kept, once, for the
-    same (tenant, user name); anything else is looked up again - never another user's or tenant's rows."""
-    carol_reply = [("Mikrotik-Rate-Limit", "5000k/20000k")]
-    assert _avps(as_radius, "radius_reply", "isp_alpha", "carol") == carol_reply  # nothing kept: looked up
-    assert _avps(as_radius, "radius_check", "isp_alpha", "carol") == [("Cleartext-Password", "pppoe-secret")]
-    assert _avps(as_radius, "radius_reply", "isp_alpha", "carol") == carol_reply  # kept rows
-    assert _avps(as_radius, "radius_reply", "isp_alpha", "carol") == carol_reply  # used up: looked up again
-    _avps(as_radius, "radius_check", "isp_alpha", "carol")
-    assert _avps(as_radius, "radius_reply", "isp_alpha", "nobody") == []  # another name: not carol's rows
-    _avps(as_radius, "radius_check", "isp_alpha", "carol")
-    assert _avps(as_radius, "radius_reply", "isp_beta", "carol") == carol_reply  # beta's own carol
-    # What was kept for alpha's carol is alpha's: beta's reply must be beta's own, even when they differ.
-    _avps(as_radius, "radius_check", "isp_alpha", "carol")
-    assert _avps(as_radius, "radius_reply", "isp_beta", "carol", client="127.0.0.2") == []  # alpha's NAS at beta
-    _avps(as_radius, "radius_check", "isp_alpha", "carol")
-    as_radius.execute("SELECT set_config('backhaul.radius_reply', %s, false)", ["{\"(reply,1,carol,Evil,1,:=)\"}"])
-    assert ("Evil", "1") not in _avps(as_radius, "radius_reply", "isp_beta", "carol")
+def test_radius_check_answers_each_tenant_its_own_rows(as_radius: psycopg.Connection[Any]) -> None:
+    """The same name at two ISPs: each function answers its own subscriber, and only to its own NAS."""
+    assert _avps(as_radius, "radius_check", "isp_alpha", "carol")[0] == ("Cleartext-Password", "pppoe-secret")
+    assert _avps(as_radius, "radius_check", "isp_alpha", "nobody") == []
+    assert _avps(as_radius, "radius_check", "isp_beta", "carol", client="127.0.0.2") == []  # alpha's NAS at beta
+    assert _avps(as_radius, "radius_check", "isp_alpha", "carol", client="127.0.0.3") == []  # beta's NAS at alpha
 
 
 def test_freeradius_lookup_agrees_with_the_views(as_radius: psycopg.Connection[Any]) -> None:
-    """radius_check / radius_reply return exactly the tenant's radcheck / radreply rows."""
+    """radius_check returns exactly the tenant's radcheck rows, then its radreply rows."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT DISTINCT username FROM isp_alpha.radcheck")
         names = [row[0] for row in cursor.fetchall()]
         assert names
         for name in names:
-            for function, view in (("radius_check", "radcheck"), ("radius_reply", "radreply")):
+            expected = []
+            for view in ("radcheck", "radreply"):
                 cursor.execute(f"SELECT attribute, value FROM isp_alpha.{view} WHERE username = %s ORDER BY id", [name])
-                assert _avps(as_radius, function, "isp_alpha", name) == cursor.fetchall(), (name, view)
+                expected += cursor.fetchall()
+            assert _avps(as_radius, "radius_check", "isp_alpha", name) == expected, name
 
 
 @pytest.mark.parametrize("schema", ["public", "tenant_template", "pg_catalog", "radius", "isp_"])
@@ -225,3 +212,13 @@ def test_a_view_reads_its_own_schema_whatever_the_search_path(radius_db: Databas
             cursor.execute("SET search_path = public")
     assert under_beta == under_public == [(mine.username, mine.password)]
     assert after == ("isp_beta, public",)  # the reader's path is back
+
+
+def test_freeradius_sessions_use_generic_plans_and_index_probes(as_radius: psycopg.Connection[Any]) -> None:
+    """The role's settings in this database (radius_registry 0004) apply to FreeRADIUS's connections."""
+    settings = dict(
+        as_radius.execute(
+            "SELECT name, setting FROM pg_settings WHERE name IN ('plan_cache_mode', 'enable_seqscan', 'jit')"
+        ).fetchall()
+    )
+    assert settings == {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off", "jit": "off"}
