@@ -157,20 +157,32 @@ def posting_arrays(legs: Iterable[Leg], accounts: dict[str, LockedAccount]) -> t
     return ids, debits, credits
 
 
-def statement_fetchone(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
-    """Run a hot statement with server-side parameter binding (Django's cursors quote every parameter into
-    the query text on the client, arrays included) in pipeline mode, which sends the transaction's pending
-    BEGIN together with the statement: one round trip instead of two. The Django cursor is opened first so
-    django-tenants has set the search_path."""
+def statements_fetchone(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[Any, ...] | None]:
+    """Run hot statements with server-side parameter binding (Django's cursors quote every parameter into
+    the query text on the client, arrays included) in pipeline mode, which sends them together with the
+    transaction's pending BEGIN: one round trip for all of them. The server still runs them one after the
+    other, each (in READ COMMITTED) with its own snapshot. Returns each statement's first row. The Django
+    cursor is opened first so django-tenants has set the search_path."""
     with connection.cursor() as django_cursor, connection.wrap_database_errors:
         # (wrap_database_errors: psycopg's errors become Django's, which money_atomic retries or reports.)
         raw = django_cursor.cursor.connection
-        with raw.pipeline(), psycopg.Cursor(raw) as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+        with raw.pipeline():
+            cursors = [psycopg.Cursor(raw) for _ in statements]
+            try:
+                for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                    cursor.execute(sql, params)
+                return [cursor.fetchone() for cursor in cursors]
+            finally:
+                for cursor in cursors:
+                    cursor.close()
+
+
+def statement_fetchone(sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
+    """One hot statement (see statements_fetchone); it must return a row."""
+    row = statements_fetchone([(sql, params)])[0]
     if row is None:
         raise AssertionError("the statement returned no row")
-    return tuple(row)
+    return row
 
 
 def entry_post(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -31,6 +32,7 @@ from ledger.journal import (
     node_account,
     posting_arrays,
     statement_fetchone,
+    statements_fetchone,
 )
 from ledger.models import (
     AccountKind,
@@ -45,9 +47,24 @@ from ledger.pricing import customer_price
 
 # Callbacks run after a payment commits (receipts, SMS, router re-enable…); registered by other apps.
 payment_committed_hooks: list[Callable[[Payment], None]] = []
-# --- billing hook (ledger.billing): runs INSIDE the payment's transaction, after its entry and legs are
-# inserted, so the allocation of the payment to invoices commits (or rolls back) with the payment itself.
+# --- hooks (ledger.vouchers: a paid self-recharge) that run INSIDE the payment's transaction, after its entry
+# and legs are inserted, so what they do commits (or rolls back) with the payment itself.
 payment_posted_hooks: list[Callable[[Payment], None]] = []
+
+
+@dataclass(frozen=True)
+class PaymentProbe:
+    """Work another app does inside every payment's transaction, at no extra round trip: ``statements``
+    (each with the customer id as its only parameter: lock the customer, look for what the payment should
+    settle) are sent in the same pipeline as the posting, before it; after the posting and the
+    ``payment_posted_hooks``, ``then`` gets the payment and the last statement's row."""
+
+    statements: tuple[str, ...]
+    then: Callable[[Payment, tuple[Any, ...] | None], None]
+
+
+# --- billing: allocate the payment to open invoices (ledger.billing.payments).
+payment_probes: list[PaymentProbe] = []
 # --- billing hook: runs INSIDE a refund's (chargeback's) transaction, after the reversing entry is posted,
 # so the payment's allocations to invoices are released together with it.
 payment_reversed_hooks: list[Callable[[Payment, JournalEntry], None]] = []
@@ -129,20 +146,31 @@ def payment_record(
 
     def work() -> Payment:
         # The split uses a cached chain; ledger_payment_post posts only if the chain's fingerprint is still
-        # the database's, else (prices or shares changed meanwhile) the chain is read again.
+        # the database's, else (prices or shares changed meanwhile) the chain is read again. The probes go
+        # in the first attempt's round trip.
+        probes = list(payment_probes)
+        probe_rows: list[tuple[Any, ...] | None] = []
         for attempt in range(STALE_CHAIN_ATTEMPTS):
             cached = chain_cached(owner_id=customer.owner_id, package_id=customer.package_id, refresh=attempt > 0)
             split = commission_split(gross=amount, chain=cached.commission_chain,
                                      customer_price=customer_price(customer=customer, chain=cached.chain))
             legs = payment_legs(money=money, customer_id=customer.pk, amount=amount, split=split)
             ids, debits, credits = posting_arrays(legs, accounts_lock(leg.account for leg in legs))
-            payment_id, entry_id, created, outcome = statement_fetchone(
+            post = (
                 "SELECT payment_id, entry_id, created, outcome FROM ledger_payment_post("
                 "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::bigint[], %s::bigint[])",
                 [cached.fingerprint, customer.owner_id, customer.package_id, actor_id, reason,
                  external_reference[:128], customer.pk, amount, currency, method,
                  collector.pk if collector else None, idempotency_key, digest, ids, debits, credits],
             )
+            if attempt == 0 and probes:
+                *probe_rows, posted = statements_fetchone(
+                    [*((sql, [customer.pk]) for probe in probes for sql in probe.statements), post])
+                if posted is None:
+                    raise AssertionError("ledger_payment_post returned no row")
+                payment_id, entry_id, created, outcome = posted
+            else:
+                payment_id, entry_id, created, outcome = statement_fetchone(*post)
             if outcome == "stale":
                 continue
             if outcome == "replay":
@@ -150,8 +178,14 @@ def payment_record(
             payment = Payment(pk=payment_id, customer=customer, amount=amount, currency=currency, method=method,
                               collector=collector, idempotency_key=idempotency_key, payload_hash=digest,
                               entry_id=entry_id, created=created)
-            for posted_hook in payment_posted_hooks:  # billing: allocate to invoices, same transaction
+            for posted_hook in payment_posted_hooks:  # vouchers: buy a paid self-recharge, same transaction
                 posted_hook(payment)
+            rows = iter(probe_rows)
+            for probe in probes:  # billing: allocate to invoices, same transaction
+                row = None
+                for _ in probe.statements:
+                    row = next(rows)
+                probe.then(payment, row)
             for hook in payment_committed_hooks:
                 transaction.on_commit(lambda hook=hook, payment=payment: hook(payment))  # type: ignore[misc]
             return payment

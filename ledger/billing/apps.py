@@ -9,10 +9,10 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         # Payments are allocated to invoices inside the payment's own transaction.
         from ledger import services as ledger_services
-        from ledger.billing.payments import payment_allocate_hook, payment_release_hook
+        from ledger.billing.payments import ALLOCATION_PROBE, payment_release_hook
 
-        if payment_allocate_hook not in ledger_services.payment_posted_hooks:
-            ledger_services.payment_posted_hooks.append(payment_allocate_hook)
+        if ALLOCATION_PROBE not in ledger_services.payment_probes:
+            ledger_services.payment_probes.append(ALLOCATION_PROBE)
         # A refund (chargeback) releases the payment's allocations inside the reversal's transaction.
         if payment_release_hook not in ledger_services.payment_reversed_hooks:
             ledger_services.payment_reversed_hooks.append(payment_release_hook)

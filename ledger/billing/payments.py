@@ -1,7 +1,7 @@
 """Applying payments and credits to invoices.
 
 A customer's *credits* are its payments (not refunded) and its credit notes, less what was already
-allocated. A payment is allocated, inside its own transaction (``ledger.services.payment_posted_hooks``),
+allocated. A payment is allocated, inside its own transaction (``ledger.services.payment_probes``),
 to the invoices the payer chose and then to the oldest open invoices; what is left is an advance payment,
 applied to the next invoices when they are issued. The database caps every allocation (migration 0002):
 never more than an invoice's total, nor more than a payment's or credit note's amount.
@@ -24,8 +24,8 @@ import contextvars
 import datetime
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
-import psycopg
 from django.db import connection
 
 from hierarchy.models import Subscriber, SubscriberStatus
@@ -41,7 +41,7 @@ from ledger.billing.models import (
 )
 from ledger.journal import customer_account, money_atomic
 from ledger.models import JournalEntry, Payment, code_balance
-from ledger.services import payment_record
+from ledger.services import PaymentProbe, payment_record
 
 OPEN_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
 _chosen_invoices: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("billing_chosen", default=())
@@ -164,25 +164,24 @@ def customer_overdue(*, customer_id: int, today: datetime.date | None = None) ->
     return Invoice.objects.filter(customer_id=customer_id, status__in=OPEN_STATUSES, due_date__lt=limit).exists()
 
 
-def payment_allocate_hook(payment: Payment) -> None:
-    """Registered in ``ledger.services.payment_posted_hooks``: runs inside ``payment_record``'s transaction.
+# Every payment passes here, so the common case (nothing open to pay) costs two plain statements, sent in the
+# payment's own round trip (ledger.services.PaymentProbe): lock the customer (serialising with an invoice being
+# issued for it) and, in a fresh snapshot taken after the lock, look for an open invoice.
+_LOCK_CUSTOMER = "SELECT 1 FROM hierarchy_subscriber WHERE id = %s FOR NO KEY UPDATE"
+_OPEN_INVOICE = ("SELECT EXISTS (SELECT 1 FROM billing_invoice WHERE customer_id = %s AND status IN ("
+                 + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + "))")
 
-    Every payment passes here, so the common case (nothing open to pay) costs two plain statements: lock
-    the customer (serialising with an invoice being issued for it) and, in a fresh snapshot taken after the
-    lock, look for an open invoice."""
-    # Both statements in one round trip (pipeline mode); the server still runs them one after the other,
-    # each with its own snapshot, so the second sees an invoice committed while the first waited.
-    with connection.cursor() as django_cursor, connection.wrap_database_errors:
-        raw = django_cursor.cursor.connection
-        with raw.pipeline(), psycopg.Cursor(raw) as lock, psycopg.Cursor(raw) as probe:
-            lock.execute("SELECT 1 FROM hierarchy_subscriber WHERE id = %s FOR NO KEY UPDATE", [payment.customer_id])
-            probe.execute("SELECT EXISTS (SELECT 1 FROM billing_invoice WHERE customer_id = %s AND status = ANY(%s))",
-                          [payment.customer_id, [str(status) for status in OPEN_STATUSES]])
-            row = probe.fetchone()
-    if not row or not row[0]:
+
+def payment_allocate(payment: Payment, open_invoice: tuple[Any, ...] | None) -> None:
+    """Runs inside ``payment_record``'s transaction, the customer locked: allocate the payment (and any
+    other credit) to the customer's open invoices, if the probe found one."""
+    if not open_invoice or not open_invoice[0]:
         return
     customer = customer_lock(payment.customer_id)
     credits_apply(customer=customer, first=_chosen_invoices.get())
+
+
+ALLOCATION_PROBE = PaymentProbe(statements=(_LOCK_CUSTOMER, _OPEN_INVOICE), then=payment_allocate)
 
 
 def payment_release_hook(payment: Payment, reversal: JournalEntry) -> None:
