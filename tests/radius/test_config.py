@@ -84,9 +84,9 @@ def test_the_reply_policy_moves_every_reply_attribute_the_lookup_answers(tmp_pat
     """radius_check returns reply items in the control list; the site's policy must move each of them."""
     import re
 
-    from network.radius import tenant_sql
+    from network.radius import sql, tenant_sql
 
-    answered = set(re.findall(r"\('reply', s\.id \* 8 \+ \d, s\.key, '([A-Za-z-]+)'", tenant_sql._LOOKUP_0006))
+    answered = set(re.findall(r"\('reply', s\.id \* 8 \+ \d, s\.key, '([A-Za-z-]+)'", sql.ANSWER_SQL))
     assert answered == set(tenant_sql.REPLY_ATTRIBUTES)
     policy = (_write(tmp_path) / "policy.d" / "backhaul").read_text()
     for name in answered:
