@@ -486,17 +486,13 @@ def authorize_sql(schema: str, role: str) -> list[str]:
 #
 # radius_lookup is one statement: the subscriber (by login or MAC key), its package, the ISP's row and
 # whether a node of its chain is suspended, as a radius.subscriber_state, turned into items by the shared
-# radius.answer (radius_registry migration 0005, network/radius/sql.py ANSWER_SQL). radius_check answers
-# them to a NAS registered to this ISP. Per ISP a FreeRADIUS connection keeps two small functions and one
-# plan instead of a compiled copy of all the logic.
+# radius.answer (radius_registry migration 0005, network/radius/sql.py ANSWER_SQL). radius_check runs the
+# same statement for a NAS registered to this ISP. Per ISP a FreeRADIUS connection keeps one small function
+# and one plan instead of a compiled copy of all the logic.
 
-_LOOKUP_0007 = r"""
-CREATE OR REPLACE FUNCTION {s}.radius_lookup(name text, mac_key text, rel oid DEFAULT NULL)
-RETURNS SETOF radius.item
-LANGUAGE plpgsql STABLE
-AS $fn$
-BEGIN
-    RETURN QUERY SELECT a.* FROM (
+# The subscriber's state, read in one statement with its package, the ISP's row and whether a node of its
+# chain is suspended; {name} and {mac_key} are the keys looked for, {condition} what else must hold.
+_STATE_QUERY = r"""
         SELECT ROW(sub.id, {key}, sub.username::text, sub.mac_address::text, sub.connection_type::text,
                    sub.password::text, sub.ip_address, sub.expires_at, sub.status::text, sub.created,
                    tn.schema, tn.suspended, tn.suspended_mode, tn.suspended_pool,
@@ -513,39 +509,60 @@ BEGIN
         FROM {s}.hierarchy_subscriber AS sub
         JOIN {s}.hierarchy_package AS pk ON pk.id = sub.package_id
         JOIN radius.tenant AS tn ON tn.schema = pg_catalog.rtrim('{s}.', '.')
-        WHERE {key} IN (radius_lookup.name, radius_lookup.mac_key)
-          AND (radius_lookup.rel IS NULL OR sub.tableoid = radius_lookup.rel)
+        WHERE {key} IN ({name}, {mac_key}) AND {condition}"""
+
+_LOOKUP_0007 = r"""
+CREATE OR REPLACE FUNCTION {s}.radius_lookup(name text, mac_key text, rel oid DEFAULT NULL)
+RETURNS SETOF radius.item
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+    RETURN QUERY SELECT a.* FROM ({state}
     ) AS q CROSS JOIN LATERAL radius.answer(q.state) AS a;
 END
 $fn$;
 """
 
+# The same statement, not a call of radius_lookup: one function and one plan less per ISP on every
+# FreeRADIUS connection (~13 % of the function's cost with requests spread over 100 ISPs). The NAS test
+# is uncorrelated: evaluated once, before any subscriber is read.
 _CHECK_0007 = r"""
 CREATE OR REPLACE FUNCTION {s}.radius_check(client text, name text) RETURNS SETOF radius.avp
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 AS $fn$
 BEGIN
-    RETURN QUERY SELECT i.id, i.username, i.attribute, i.value, i.op
-        FROM {s}.radius_lookup(radius_check.name, radius.mac_key(radius_check.name)) AS i
-        WHERE EXISTS (SELECT 1 FROM radius.nas AS n
-                      WHERE n.address = radius_check.client::inet
-                        AND n.tenant_schema = pg_catalog.rtrim('{s}.', '.'));
+    RETURN QUERY SELECT a.id, a.username, a.attribute, a.value, a.op FROM ({state}
+    ) AS q CROSS JOIN LATERAL radius.answer(q.state) AS a;
 END
 $fn$;
 """
 
 
 def answer_sql(schema: str, role: str) -> list[str]:
-    """Network migration 0007 in ``schema``: radius_lookup as one statement over radius.answer; radius_check
-    calls it for a registered NAS; grants as in 0006."""
+    """Network migration 0007 in ``schema``: radius_lookup and radius_check, each one statement over
+    radius.answer (radius_check only for a NAS registered to this ISP); grants as in 0006."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):  # its name is also written as a literal
         raise ValueError(f"not a tenant schema name: {schema!r}")
     s, r = _ident(schema), '"' + role.replace('"', '""') + '"'
-    lookup = _LOOKUP_0007.replace("{key}", _key("sub")).replace("{s}", s)
+
+    def state(name: str, mac_key: str, condition: str) -> str:
+        return (_STATE_QUERY.replace("{name}", name).replace("{mac_key}", mac_key)
+                .replace("{condition}", condition).replace("{key}", _key("sub")))
+
+    lookup = _LOOKUP_0007.replace("{state}", state(
+        "radius_lookup.name", "radius_lookup.mac_key",
+        "(radius_lookup.rel IS NULL OR sub.tableoid = radius_lookup.rel)",
+    )).replace("{s}", s)
+    check = _CHECK_0007.replace("{state}", state(
+        "radius_check.name", "radius.mac_key(radius_check.name)",
+        "EXISTS (SELECT 1 FROM radius.nas AS n WHERE n.address = radius_check.client::inet"
+        " AND n.tenant_schema = pg_catalog.rtrim('{s}.', '.'))",
+    )).replace("{s}", s)
     assert lookup.count(f"{s}.") == 6, "radius_lookup: every relation (and its own name) must be qualified"
+    assert check.count(f"{s}.") == 7, "radius_check: every relation (and its own name) must be qualified"
     return [
         lookup,
-        _CHECK_0007.replace("{s}", s),
+        check,
         f"REVOKE ALL ON FUNCTION {s}.radius_lookup(text, text, oid), {s}.radius_view_items(text, oid),"
         f" {s}.radius_check(text, text) FROM PUBLIC;",
         f"GRANT USAGE ON SCHEMA {s} TO {r};",
