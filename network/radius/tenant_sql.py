@@ -7,9 +7,11 @@ function applied to each subscriber. FreeRADIUS calls the schema's own ``radius_
 (network migration 0006: one query per Access-Request, check and reply items), which calls
 ``radius_lookup`` for the subscriber it asks about. (``radius_reply`` of migration 0005 is gone.)
 
-Why a plpgsql function rather than a join in a view: each of its statements is a one-row
-indexed read with a plan cached per database session (milliseconds to plan the whole join for
-every connection and tenant, then ~0.1 ms per lookup, against ~0.05 ms for these reads).
+Why plpgsql functions rather than a join in a view: their statement's plan is cached per database
+session (planning the whole join for every request would cost far more than running it). Since
+network migration 0007 the per-ISP part is that one statement (the subscriber's state); what is
+answered from the state is the shared ``radius.answer`` (network/radius/sql.py), compiled once per
+connection for every ISP.
 
 Created in the template schema (and every existing tenant schema) by network migrations 0004 and
 0005, so each cloned tenant has them. Since 0005 every name in ``radius_lookup`` is qualified
@@ -27,6 +29,8 @@ The key FreeRADIUS looks a subscriber up by is its login, or for hotspot subscri
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 
 def _key(alias: str = "") -> str:
@@ -568,3 +572,19 @@ def answer_sql(schema: str, role: str) -> list[str]:
         f"GRANT USAGE ON SCHEMA {s} TO {r};",
         f"GRANT EXECUTE ON FUNCTION {s}.radius_check(text, text) TO {r};",
     ]
+
+
+def run_in_schema(builder: Callable[[str, str], list[str]]) -> Callable[[Any, Any], None]:
+    """A RunPython step of a tenant-app migration: the statements ``builder(schema, role)`` makes for the
+    schema being migrated (the template or a tenant's) and the FreeRADIUS role."""
+
+    def step(apps: Any, schema_editor: Any) -> None:
+        from django.conf import settings
+
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT current_schema()")
+            schema = str(cursor.fetchone()[0])
+            for statement in builder(schema, settings.RADIUS_DB_ROLE):
+                cursor.execute(statement)
+
+    return step
