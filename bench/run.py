@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 BENCHMARKS = ["bench.tenant_signup", "bench.customers", "bench.ledger", "bench.mikrotik_import", "bench.radius",
+              "bench.radius_lookup",
               "bench.billing_run"]
 
 
