@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import statistics
+from pathlib import Path
 
 
 def setup_django() -> None:
@@ -19,6 +20,16 @@ def setup_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a local process so far, read from /proc (None if it cannot be read,
+    e.g. a remote database or a process that is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], pct: float) -> float:

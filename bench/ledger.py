@@ -16,7 +16,7 @@ import os
 import time
 from decimal import Decimal
 
-from bench.common import percentile, setup_django
+from bench.common import percentile, process_cpu_seconds, setup_django
 
 SLUG = "ledgerbench"
 
@@ -49,13 +49,8 @@ def prepare(customers: int) -> str:
 
 
 def _process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a local process (0 if it is not readable, e.g. a remote database)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """0 when the process cannot be read (a remote database)."""
+    return process_cpu_seconds(pid) or 0.0
 
 
 def worker(args: tuple[str, int, int, int]) -> tuple[list[float], float, float]:

@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.common import setup_django
+from bench.common import process_cpu_seconds, setup_django
 
 FLAT_CHECK = (
     "SELECT id, username, attribute, value, op FROM flat.radcheck WHERE username = '%{SQL-User-Name}' ORDER BY id"
@@ -271,15 +271,8 @@ def _cpu_seconds(radiusd: int, role: str) -> dict[int, float]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE usename = %s", [role])
         pids = [radiusd, *(row[0] for row in cursor.fetchall())]
-    tick = os.sysconf("SC_CLK_TCK")
-    result = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        result[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
-    return result
+    seconds = {pid: process_cpu_seconds(pid) for pid in pids}
+    return {pid: used for pid, used in seconds.items() if used is not None}
 
 
 # Packet makers: module level, so forked load processes find them by name.

@@ -16,15 +16,17 @@ import os
 import random
 import statistics
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from bench.common import setup_django
+from bench.common import process_cpu_seconds, setup_django
 
 
 def _backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    used = process_cpu_seconds(pid)
+    if used is None:
+        raise SystemExit("bench.radius_lookup reads the database backend's CPU time from /proc: run it on the"
+                         " database's machine")
+    return used
 
 
 def main() -> None:

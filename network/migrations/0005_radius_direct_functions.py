@@ -6,23 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import migrations
 
 from network.radius import tenant_sql
-
-
-def _schema(schema_editor: Any) -> str:
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT current_schema()")
-        return str(cursor.fetchone()[0])
-
-
-def forward(apps: Any, schema_editor: Any) -> None:
-    schema = _schema(schema_editor)
-    with schema_editor.connection.cursor() as cursor:
-        for statement in tenant_sql.direct_sql(schema, settings.RADIUS_DB_ROLE):
-            cursor.execute(statement)
 
 
 def backward(apps: Any, schema_editor: Any) -> None:
@@ -34,4 +20,4 @@ def backward(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [("network", "0004_radius_items"), ("radius_registry", "0003_direct_tenant_functions")]
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [migrations.RunPython(tenant_sql.run_in_schema(tenant_sql.direct_sql), backward)]

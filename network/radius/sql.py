@@ -342,6 +342,12 @@ REVOKE ALL ON FUNCTION radius.ensure_tenant_partition(text) FROM PUBLIC;
 # - at signup only radius_check is granted to FreeRADIUS (radius_reply is gone);
 # - the FreeRADIUS role's sessions in this database use generic plans from the first call and
 #   index probes (its tables are small in a new platform: seq scans would be planned, then kept).
+_ENSURE_PARTITION_0003 = DIRECT_SQL[DIRECT_SQL.index("CREATE OR REPLACE FUNCTION radius.ensure_tenant_partition"):]
+_GRANT_CHECK_AND_REPLY = """            EXECUTE format('GRANT EXECUTE ON FUNCTION %I.radius_check(text, text), %I.radius_reply(text, text) TO %I',
+                           ensure_tenant_partition.schema, ensure_tenant_partition.schema, server);"""
+_GRANT_CHECK = """            EXECUTE format('GRANT EXECUTE ON FUNCTION %I.radius_check(text, text) TO %I',
+                           ensure_tenant_partition.schema, server);"""
+assert _GRANT_CHECK_AND_REPLY in _ENSURE_PARTITION_0003
 ONE_QUERY_SQL = r"""
 CREATE OR REPLACE FUNCTION radius.mac_key(name text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -351,42 +357,7 @@ AS $fn$
                 THEN pg_catalog.lower(pg_catalog.translate(name, ':-.', '')) END
 $fn$;
 
-CREATE OR REPLACE FUNCTION radius.ensure_tenant_partition(schema text) RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-SET lock_timeout = '5s'
-AS $fn$
-DECLARE
-    fn text;
-    server name;
-BEGIN
-    IF ensure_tenant_partition.schema !~ '^[a-z_][a-z0-9_]{0,50}$'
-       OR ensure_tenant_partition.schema IN ('public', 'radius', 'information_schema')
-       OR ensure_tenant_partition.schema ~ '^pg_' THEN
-        RAISE EXCEPTION 'not a tenant schema name: %', ensure_tenant_partition.schema
-            USING ERRCODE = 'check_violation';
-    END IF;
-    EXECUTE format('CREATE TABLE IF NOT EXISTS radius.%I PARTITION OF radius.radacct FOR VALUES IN (%L)',
-                   'radacct_' || ensure_tenant_partition.schema, ensure_tenant_partition.schema);
-    EXECUTE format('CREATE TABLE IF NOT EXISTS radius.%I PARTITION OF radius.radpostauth FOR VALUES IN (%L)',
-                   'radpostauth_' || ensure_tenant_partition.schema, ensure_tenant_partition.schema);
-    FOREACH fn IN ARRAY ARRAY['radius_lookup(text, text, oid)', 'radius_view_items(text, oid)',
-                              'radius_check(text, text)', 'radius_reply(text, text)'] LOOP
-        IF to_regprocedure(quote_ident(ensure_tenant_partition.schema) || '.' || fn) IS NOT NULL THEN
-            EXECUTE format('REVOKE ALL ON FUNCTION %I.%s FROM PUBLIC', ensure_tenant_partition.schema, fn);
-        END IF;
-    END LOOP;
-    IF to_regprocedure(quote_ident(ensure_tenant_partition.schema) || '.radius_check(text, text)') IS NOT NULL THEN
-        FOR server IN SELECT r.role FROM radius.server_role AS r LOOP
-            EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', ensure_tenant_partition.schema, server);
-            EXECUTE format('GRANT EXECUTE ON FUNCTION %I.radius_check(text, text) TO %I',
-                           ensure_tenant_partition.schema, server);
-        END LOOP;
-    END IF;
-END
-$fn$;
-REVOKE ALL ON FUNCTION radius.ensure_tenant_partition(text) FROM PUBLIC;
-"""
+""" + _ENSURE_PARTITION_0003.replace(_GRANT_CHECK_AND_REPLY, _GRANT_CHECK)
 
 
 # Migration radius_registry 0005 (with network 0007): what an Access-Request is answered, computed once for

@@ -332,114 +332,34 @@ DIRECT_BACKWARD = [
 # FreeRADIUS role's sessions use generic plans and index probes from the start (radius_registry
 # migration 0004 sets plan_cache_mode and enable_seqscan for that role in this database).
 
-_LOOKUP_0006 = r"""
-CREATE OR REPLACE FUNCTION {s}.radius_lookup(name text, mac_key text, rel oid DEFAULT NULL)
-RETURNS SETOF radius.item
-LANGUAGE plpgsql STABLE
-AS $fn$
-DECLARE
-    s record;
-    p record;
-    t record;
-    denied text;
-    pooled boolean;
-    over_quota boolean;
-    period interval;
-    since timestamptz;
-    rate text;
-BEGIN
-    FOR s IN
-        SELECT sub.id, {key} AS key, sub.username::text AS login, sub.mac_address::text AS mac,
-               sub.connection_type::text AS connection_type, sub.password::text AS password, sub.ip_address,
-               sub.expires_at, sub.status::text AS status, sub.owner_id, sub.package_id, sub.created
-        FROM {s}.hierarchy_subscriber AS sub
-        WHERE {key} IN (name, mac_key) AND (rel IS NULL OR sub.tableoid = rel)
-    LOOP
-        SELECT tn.schema, tn.suspended, tn.suspended_mode, tn.suspended_pool INTO t
+# Migration 0005's radius_lookup (every name qualified), changed in two places: no SET clause (the
+# FreeRADIUS role's sessions use generic plans, radius_registry 0004) and the ISP's row found by the
+# literal name instead of through pg_class.
+_SET_GENERIC_PLANS = """-- One plan per statement, session and tenant, at once: plpgsql's first custom plans would each
+-- cost a planning on the first calls of every connection.
+SET plan_cache_mode = force_generic_plan
+"""
+_TENANT_BY_TABLE = """        SELECT tn.schema, tn.suspended, tn.suspended_mode, tn.suspended_pool INTO t
+        FROM pg_catalog.pg_class AS c JOIN radius.tenant AS tn ON tn.schema = c.relnamespace::regnamespace::text
+        WHERE c.oid = s.rel;
+        IF NOT FOUND THEN
+            CONTINUE;  -- not a tenant schema: no answer
+        END IF;
+"""
+_TENANT_BY_NAME = """        SELECT tn.schema, tn.suspended, tn.suspended_mode, tn.suspended_pool INTO t
         FROM radius.tenant AS tn WHERE tn.schema = pg_catalog.rtrim('{s}.', '.');
         IF NOT FOUND THEN
             RETURN;  -- not (or no longer) a tenant schema: no answer
         END IF;
-        SELECT pk.upload_kbps, pk.download_kbps, pk.burst_upload_kbps, pk.burst_download_kbps,
-               pk.burst_threshold_upload_kbps, pk.burst_threshold_download_kbps, pk.burst_time_seconds,
-               pk.quota_mb, pk.quota_action::text AS quota_action, pk.quota_throttle_upload_kbps,
-               pk.quota_throttle_download_kbps, pk.validity_days, pk.validity_hours
-        INTO p FROM {s}.hierarchy_package AS pk WHERE pk.id = s.package_id;
-
-        -- Data quota: octets of sessions active in the current validity period, which ends at
-        -- expiry, or (no expiry) consecutive periods run from the subscriber's creation, in whole
-        -- seconds as accounting has them.
-        over_quota := false;
-        IF p.quota_mb IS NOT NULL THEN
-            period := make_interval(days => p.validity_days, hours => p.validity_hours);
-            IF s.expires_at IS NOT NULL THEN
-                since := s.expires_at - period;
-            ELSE
-                since := date_trunc('second', s.created) + floor(
-                    extract(epoch FROM now() - date_trunc('second', s.created)) / extract(epoch FROM period)
-                )::int * period;
-            END IF;
-            over_quota := radius.quota_used(t.schema, s.login, s.mac, since) >= p.quota_mb * 1048576;
-        END IF;
-
-        denied := CASE
-            WHEN t.suspended THEN 'tenant_suspended'
-            WHEN s.status <> 'active' THEN s.status
-            WHEN s.expires_at IS NOT NULL AND s.expires_at <= now() THEN 'expired'
-        END;
-        -- The owner suspended with "suspends customers", or any node above it suspended.
-        IF denied IS NULL AND EXISTS (
-            SELECT 1 FROM {s}.hierarchy_operator AS ow
-            JOIN {s}.hierarchy_operator AS o ON o.id = ANY (string_to_array(btrim(ow.path, '/'), '/')::bigint[])
-            WHERE ow.id = s.owner_id AND o.status = 'suspended' AND (o.suspends_customers OR o.id <> s.owner_id)
-        ) THEN
-            denied := 'node_suspended';
-        END IF;
-        IF denied IS NULL AND over_quota AND p.quota_action = 'reject' THEN
-            denied := 'quota';
-        END IF;
-        pooled := denied IS NOT NULL AND denied <> 'quota' AND t.suspended_mode = 'pool';
-
-        IF s.password <> '' THEN
-            RETURN NEXT ('check', s.id * 8 + 1, s.key, 'Cleartext-Password', s.password, ':=')::radius.item;
-        END IF;
-        IF denied IS NOT NULL AND NOT pooled THEN
-            RETURN NEXT ('check', s.id * 8 + 2, s.key, 'Auth-Type', 'Reject', ':=')::radius.item;
-        ELSIF s.connection_type = 'hotspot' AND s.password = '' THEN
-            -- MikroTik MAC authentication with no MAC password configured: the MAC is the credential.
-            RETURN NEXT ('check', s.id * 8 + 2, s.key, 'Auth-Type', 'Accept', ':=')::radius.item;
-        END IF;
-
-        IF denied IS NULL THEN
-            rate := CASE
-                WHEN over_quota AND p.quota_action = 'throttle' THEN
-                    format('%sk/%sk', COALESCE(p.quota_throttle_upload_kbps, 64),
-                           COALESCE(p.quota_throttle_download_kbps, 64))
-                WHEN p.burst_download_kbps IS NOT NULL THEN
-                    -- rx/tx from the router's side: rx is what the subscriber uploads.
-                    format('%sk/%sk %sk/%sk %sk/%sk %s/%s', p.upload_kbps, p.download_kbps,
-                           p.burst_upload_kbps, p.burst_download_kbps,
-                           p.burst_threshold_upload_kbps, p.burst_threshold_download_kbps,
-                           p.burst_time_seconds, p.burst_time_seconds)
-                ELSE format('%sk/%sk', p.upload_kbps, p.download_kbps)
-            END;
-            RETURN NEXT ('reply', s.id * 8 + 1, s.key, 'Mikrotik-Rate-Limit', rate, ':=')::radius.item;
-            IF s.ip_address IS NOT NULL THEN
-                RETURN NEXT ('reply', s.id * 8 + 2, s.key, 'Framed-IP-Address', host(s.ip_address), ':=')::radius.item;
-            END IF;
-            IF s.expires_at IS NOT NULL THEN
-                RETURN NEXT ('reply', s.id * 8 + 3, s.key, 'Session-Timeout',
-                             greatest(1, ceil(extract(epoch FROM s.expires_at - now())))::bigint::text,
-                             ':=')::radius.item;
-            END IF;
-        ELSIF pooled THEN
-            RETURN NEXT ('reply', s.id * 8 + 4, s.key, 'Framed-Pool', t.suspended_pool, ':=')::radius.item;
-            RETURN NEXT ('reply', s.id * 8 + 5, s.key, 'Mikrotik-Address-List', t.suspended_pool, ':=')::radius.item;
-        END IF;
-    END LOOP;
-END
-$fn$;
 """
+
+
+def _lookup_0006(schema: str) -> str:
+    s = _ident(schema)
+    text = _qualify_lookup(schema)
+    assert _SET_GENERIC_PLANS in text and _TENANT_BY_TABLE in text
+    return text.replace(_SET_GENERIC_PLANS, "").replace(_TENANT_BY_TABLE, _TENANT_BY_NAME.replace("{s}", s))
+
 
 # The reply attributes radius_lookup can answer: the policy that moves them from control to the
 # reply names each of them (sites.py); a test keeps the two lists equal.
@@ -472,7 +392,7 @@ def authorize_sql(schema: str, role: str) -> list[str]:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):  # its name is also written as a literal
         raise ValueError(f"not a tenant schema name: {schema!r}")
     s, r = _ident(schema), '"' + role.replace('"', '""') + '"'
-    lookup = _LOOKUP_0006.replace("{key}", _key("sub")).replace("{s}", s)
+    lookup = _lookup_0006(schema)
     assert lookup.count(f"{s}.") == 6, "radius_lookup: every relation (and its own name) must be qualified"
     return [
         lookup,
