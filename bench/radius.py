@@ -4,10 +4,12 @@ the same 100,000 users, in one run; then Accounting packets/s into the tenant pa
 
     make bench            # all benchmarks
     .venv/bin/python -m bench.radius [--tenants 100 --users 1000 --requests 20000 --concurrency 16
-                                      --threads 8 --db-pool 8]
+                                      --threads 8 --db-pool 8 --rounds 8]
 
 Load generator, FreeRADIUS and PostgreSQL share the machine: the figures compare the two setups;
-they are not capacity figures. Packets are built before the clock starts and sent from a few
+they are not capacity figures. Both FreeRADIUS servers run at once and the requests go to them in
+alternating rounds, so a host whose speed drifts during the run (a shared virtual machine's does)
+weighs on both setups alike. Packets are built before the clock starts and sent from a few
 processes with a fixed number in flight, so Python's own cost stays out of the latencies.
 Targets: views/flat ratio >= 0.85, p99 < 20 ms.
 """
@@ -243,9 +245,24 @@ def _load_process(args: tuple[Target, PacketMaker, int, int, int, int, float]) -
     return _run(target, packets, window=window, port=port, ok=ok, start_at=start_at)
 
 
-def load(
-    make: PacketMaker, target: Target, *, requests: int, concurrency: int, ok: int, processes: int = 2
-) -> dict[str, float]:
+@dataclass
+class Sample:
+    latencies: list[float]
+    failures: int
+    elapsed: float
+
+    def __add__(self, other: Sample) -> Sample:
+        return Sample(self.latencies + other.latencies, self.failures + other.failures, self.elapsed + other.elapsed)
+
+    def summary(self) -> dict[str, float]:
+        q = statistics.quantiles(self.latencies, n=100)
+        return {"rps": len(self.latencies) / self.elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
+                "failures": self.failures}
+
+
+def send_load(
+    make: PacketMaker, target: Target, *, requests: int, concurrency: int, ok: int, processes: int = 2, seed_: int = 0
+) -> Sample:
     """``requests`` packets with ``concurrency`` in flight, spread over ``processes`` processes."""
     import multiprocessing
 
@@ -253,24 +270,20 @@ def load(
     windows = [concurrency // processes + (k < concurrency % processes) for k in range(processes)]
     # Building the packets takes a moment: start the clocks together once every process is ready.
     start_at = time.time() + 1.5 + requests / 20000
-    jobs = [(target, make, per[k], k * 7919 + requests, windows[k], ok, start_at) for k in range(processes)]
+    jobs = [(target, make, per[k], k * 7919 + requests + seed_, windows[k], ok, start_at) for k in range(processes)]
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         results = pool.map(_load_process, jobs)
-    latencies = [x for r in results for x in r[0]]
-    failures = sum(r[1] for r in results)
-    elapsed = max(r[2] for r in results)
-    q = statistics.quantiles(latencies, n=100)
-    return {"rps": len(latencies) / elapsed, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "failures": failures}
+    return Sample([x for r in results for x in r[0]], sum(r[1] for r in results), max(r[2] for r in results))
 
 
-def _cpu_seconds(radiusd: int, role: str) -> dict[int, float]:
+def _cpu_seconds(radiusd: list[int], role: str) -> dict[int, float]:
     """CPU time so far of FreeRADIUS and of its PostgreSQL sessions, per process: the cost of a
     request whatever else the machine runs (wall-clock figures suffer from every other process)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE usename = %s", [role])
-        pids = [radiusd, *(row[0] for row in cursor.fetchall())]
+        pids = [*radiusd, *(row[0] for row in cursor.fetchall())]
     seconds = {pid: process_cpu_seconds(pid) for pid in pids}
     return {pid: used for pid, used in seconds.items() if used is not None}
 
@@ -315,6 +328,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="Requests in flight")
     parser.add_argument("--threads", type=int, default=8, help="FreeRADIUS worker threads (both setups)")
     parser.add_argument("--db-pool", type=int, default=8, help="FreeRADIUS sql connections (both setups)")
+    parser.add_argument("--rounds", type=int, default=8,
+                        help="Alternating rounds the requests of each setup are split into")
     parser.add_argument("--seed-processes", type=int, default=3)
     parser.add_argument(
         "--warmup",
@@ -346,46 +361,59 @@ def main() -> None:
     _shape.update(users=args.users, tenants=args.tenants, run=secrets.token_hex(3))
     nases = [(nas_address(n), f"bench-secret-{n}") for n in range(args.tenants)]
     warmup = args.warmup if args.warmup is not None else 60 * args.tenants
-    results: dict[str, dict[str, float]] = {}
+    setups: dict[str, tuple[dict[str, Any], PacketMaker]] = {
+        "views": ({}, views_request),
+        "flat": ({"authorize_check_query": FLAT_CHECK, "authorize_reply_query": FLAT_REPLY}, flat_request),
+    }
+    samples: dict[str, Sample] = {}
+    cpu: dict[str, float] = {name: 0.0 for name in setups}
+    radiusd_cpu: dict[str, float] = {name: 0.0 for name in setups}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, queries, make in (
-            ("views", {}, views_request),
-            ("flat", {"authorize_check_query": FLAT_CHECK, "authorize_reply_query": FLAT_REPLY}, flat_request),
-        ):
-            server: RadiusServer = start_server(
-                database,
-                Path(tmp) / name,
-                nas_networks=["127.0.0.0/8"],
-                reject_delay=0,
-                threads=args.threads,
-                db_pool_max=args.db_pool,
-                **queries,
-            )
-            try:
-                target = Target(server.auth_port, server.acct_port, nases)
-                load(make, target, requests=warmup, concurrency=args.concurrency, ok=rp.AccessAccept)
-                assert server.process is not None
-                before = _cpu_seconds(server.process.pid, settings.RADIUS_DB_ROLE)
-                results[name] = load(
-                    make, target, requests=args.requests, concurrency=args.concurrency, ok=rp.AccessAccept
+        servers: dict[str, RadiusServer] = {}
+        try:
+            for name, (queries, _) in setups.items():
+                servers[name] = start_server(
+                    database,
+                    Path(tmp) / name,
+                    nas_networks=["127.0.0.0/8"],
+                    reject_delay=0,
+                    threads=args.threads,
+                    db_pool_max=args.db_pool,
+                    **queries,
                 )
-                used = _cpu_seconds(server.process.pid, settings.RADIUS_DB_ROLE)
-                results[name]["cpu_us"] = sum(used[pid] - before.get(pid, 0.0) for pid in used) / args.requests * 1e6
-                if name == "views":
-                    results["accounting"] = load(
-                        acct_request,
-                        target,
-                        requests=args.requests // 2,
-                        concurrency=args.concurrency,
-                        ok=rp.AccountingResponse,
-                    )
-            finally:
+            targets = {name: Target(server.auth_port, server.acct_port, nases) for name, server in servers.items()}
+            pids = [server.process.pid for server in servers.values() if server.process is not None]
+            for name, (_, make) in setups.items():
+                send_load(make, targets[name], requests=warmup, concurrency=args.concurrency, ok=rp.AccessAccept)
+            # Both servers run side by side; rounds alternate between them (views, flat, flat, views, ...), so a
+            # host that speeds up or slows down during the run weighs on both setups alike. Only the round's
+            # server is busy: the CPU of every FreeRADIUS and every session of its role counts for that setup.
+            order = [name for k in range(args.rounds) for name in (("views", "flat") if k % 2 == 0 else ("flat", "views"))]
+            for k, name in enumerate(order):
+                before = _cpu_seconds(pids, settings.RADIUS_DB_ROLE)
+                sample = send_load(setups[name][1], targets[name], requests=args.requests // args.rounds,
+                                   concurrency=args.concurrency, ok=rp.AccessAccept, seed_=k)
+                used = _cpu_seconds(pids, settings.RADIUS_DB_ROLE)
+                cpu[name] += sum(used[pid] - before.get(pid, 0.0) for pid in used)
+                radiusd_cpu[name] += sum(used[pid] - before[pid] for pid in pids if pid in used and pid in before)
+                samples[name] = samples[name] + sample if name in samples else sample
+            samples["accounting"] = send_load(
+                acct_request, targets["views"], requests=args.requests // 2, concurrency=args.concurrency,
+                ok=rp.AccountingResponse,
+            )
+        finally:
+            for server in servers.values():
                 server.stop()
+    results = {name: sample.summary() for name, sample in samples.items()}
+    for name in setups:
+        results[name]["cpu_us"] = cpu[name] / len(samples[name].latencies) * 1e6
+        results[name]["radiusd_us"] = radiusd_cpu[name] / len(samples[name].latencies) * 1e6
 
     print(
         f"{args.requests} Access-Requests, {args.concurrency} in flight, {args.tenants} ISPs x {args.users}"
         f" subscribers, {args.tenants} NASes; FreeRADIUS {args.threads} threads, {args.db_pool} sql connections"
-        f" (after a warm-up of {warmup} requests per setup; load avg before {os.getloadavg()[0]:.1f})"
+        f" (after a warm-up of {warmup} requests per setup; in {args.rounds} alternating rounds each;"
+        f" load avg before {os.getloadavg()[0]:.1f})"
     )
     for name in ("views", "flat"):
         r = results[name]
@@ -397,7 +425,8 @@ def main() -> None:
     cpu_ratio = results["flat"]["cpu_us"] / results["views"]["cpu_us"]
     print(
         f"  CPU per Access-Request (FreeRADIUS + its PostgreSQL sessions): views {results['views']['cpu_us']:.0f} us,"
-        f" flat {results['flat']['cpu_us']:.0f} us; capacity ratio views/flat {cpu_ratio:.2f}"
+        f" flat {results['flat']['cpu_us']:.0f} us (of which FreeRADIUS {results['views']['radiusd_us']:.0f} /"
+        f" {results['flat']['radiusd_us']:.0f} us); capacity ratio views/flat {cpu_ratio:.2f}"
     )
     a = results["accounting"]
     print(
