@@ -104,7 +104,7 @@ class BatchListCreate(APIView):
         batch = batch_create(package=package, quantity=values["quantity"], unit=values["unit"],
                              face_price=to_minor(values["face_price"]), count=values["count"], owner=owner,
                              commission_percent=values["commission_percent"], redeem_unsold=values["redeem_unsold"],
-                             note=values["note"], actor=actor_of(request))
+                             note=values["note"], valid_until=values["valid_until"], actor=actor_of(request))
         return Response(BatchSerializer(_with_counts([batch])[0]).data, status=status.HTTP_201_CREATED)
 
 

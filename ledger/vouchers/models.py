@@ -9,6 +9,8 @@ Money is in integer minor units.
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -94,6 +96,9 @@ class VoucherBatch(models.Model):
         default=False, help_text="A voucher never recorded as sold may be redeemed: the sale is posted then, as cash "
                                  "collected by the batch's owner.")
     note = models.CharField(max_length=120, blank=True)
+    valid_until = models.DateField(
+        null=True, blank=True,
+        help_text="Last day (in the ISP's time zone) a card of the batch may be sold or redeemed; none: no expiry.")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -109,6 +114,9 @@ class VoucherBatch(models.Model):
 
     def __str__(self) -> str:
         return f"batch #{self.pk} {self.count} x {self.quantity} {self.unit}"
+
+    def expired_on(self, today: datetime.date) -> bool:
+        return self.valid_until is not None and self.valid_until < today
 
 
 class VoucherStatus(models.TextChoices):

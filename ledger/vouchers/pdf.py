@@ -68,7 +68,8 @@ def batch_sheet(*, batch: VoucherBatch, vouchers: Iterable[Voucher], isp_name: s
                                  pin_format(secret_decrypt(voucher.pin_encrypted)))
         canvas.setFont("Helvetica", 6.5)
         canvas.drawString(x + 3 * mm, y + 2.5 * mm, f"Serial {voucher.serial}")
-        canvas.drawRightString(x + card_w - 3 * mm, y + 2.5 * mm, "PIN works once")
+        canvas.drawRightString(x + card_w - 3 * mm, y + 2.5 * mm,
+                               "PIN works once" if batch.valid_until is None else f"Use by {batch.valid_until}")
     canvas.showPage()
     canvas.save()
     return out.getvalue()

@@ -22,6 +22,9 @@ class BatchRequestSerializer(serializers.Serializer):
     owner = serializers.IntegerField(required=False, help_text="A node in your subtree (default: your own node).")
     redeem_unsold = serializers.BooleanField(required=False, default=False)
     note = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    valid_until = serializers.DateField(
+        required=False, allow_null=True, default=None,
+        help_text="Last day (ISP time zone) the cards may be sold or redeemed; omit for no expiry.")
 
 
 class BatchSerializer(serializers.ModelSerializer):
@@ -32,7 +35,7 @@ class BatchSerializer(serializers.ModelSerializer):
     class Meta:
         model = VoucherBatch
         fields = ["id", "package", "package_name", "quantity", "unit", "face_price", "commission_percent", "owner",
-                  "count", "redeem_unsold", "note", "created_by", "created", "stock"]
+                  "count", "redeem_unsold", "note", "valid_until", "created_by", "created", "stock"]
 
     def get_stock(self, batch: VoucherBatch) -> dict[str, int]:
         counts = getattr(batch, "status_counts", None)
@@ -50,10 +53,11 @@ class VoucherSerializer(serializers.ModelSerializer):
     serial = serializers.CharField(read_only=True)
     commission = Minor()
     face_price = Minor(source="batch.face_price")
+    valid_until = serializers.DateField(source="batch.valid_until", read_only=True)
 
     class Meta:
         model = Voucher
-        fields = ["id", "serial", "batch", "number", "status", "face_price", "distributor", "sold_at", "sold_by",
+        fields = ["id", "serial", "batch", "number", "status", "face_price", "valid_until", "distributor", "sold_at", "sold_by",
                   "seller_node", "commission", "sale_entry", "redeemed_by", "redeemed_at", "voided_at", "void_entry"]
 
 

@@ -23,6 +23,7 @@ then matches nothing. The recharge runs in the same transaction, so a failure un
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -38,6 +39,7 @@ from hierarchy.audit import SYSTEM, Actor
 from hierarchy.models import ConnectionType, Membership, Operator, Package, Subscriber
 from hierarchy.selectors import packages_offered_by, user_node
 from hierarchy.subscribers import subscriber_create
+from ledger.billing.documents import tenant_today
 from ledger.commission import commission_split
 from ledger.journal import AccountRef, Leg, entry_post, isp_account, money_atomic, node_account
 from ledger.models import AccountKind, EntryKind, JournalEntry
@@ -61,9 +63,11 @@ def _actor_id(actor: Actor) -> int | None:
 
 def batch_create(
     *, package: Package, quantity: int, unit: str, face_price: int, count: int, owner: Operator,
-    commission_percent: Decimal = Decimal(0), redeem_unsold: bool = False, note: str = "", actor: Actor = SYSTEM,
+    commission_percent: Decimal = Decimal(0), redeem_unsold: bool = False, note: str = "",
+    valid_until: datetime.date | None = None, actor: Actor = SYSTEM,
 ) -> VoucherBatch:
-    """Print a batch of ``count`` vouchers (the ISP for any package, a reseller for packages it offers)."""
+    """Print a batch of ``count`` vouchers (the ISP for any package, a reseller for packages it offers),
+    valid until the end of ``valid_until`` in the ISP's time zone (None: no expiry)."""
     quantity_check(quantity=quantity, unit=unit)
     errors: dict[str, str] = {}
     if not 1 <= count <= 10_000:
@@ -72,6 +76,8 @@ def batch_create(
         errors["face_price"] = "The face price must be positive."
     if not Decimal(0) <= commission_percent < Decimal(100):
         errors["commission_percent"] = "The commission is a percent from 0 up to (not including) 100."
+    if valid_until is not None and valid_until < tenant_today():
+        errors["valid_until"] = "The last day of validity cannot be in the past."
     if not packages_offered_by(operator=owner).filter(pk=package.pk).exists():
         errors["package"] = f"{package.name} is retired or not offered by {owner.name}."
     if errors:
@@ -82,7 +88,7 @@ def batch_create(
                 batch = VoucherBatch.objects.create(
                     package=package, quantity=quantity, unit=unit, face_price=face_price, count=count, owner=owner,
                     commission_percent=commission_percent, redeem_unsold=redeem_unsold, note=note[:120],
-                    created_by_id=_actor_id(actor),
+                    valid_until=valid_until, created_by_id=_actor_id(actor),
                 )
                 # In drawing order: a card's number says nothing about its PIN.
                 pins: dict[str, None] = {}
@@ -141,6 +147,8 @@ def _sale_legs(*, batch: VoucherBatch, seller: Operator) -> tuple[list[Leg], int
 def _post_sale(*, voucher_id: int, batch: VoucherBatch, seller: Operator, sold_by: int | None,
                only_distributor: int | None) -> Voucher:
     """Inside a money transaction: post the sale and flip new → sold (conditional UPDATE)."""
+    if batch.expired_on(tenant_today()):
+        raise ValidationError({"voucher": f"This voucher expired on {batch.valid_until}; it can no longer be sold."})
     legs, commission = _sale_legs(batch=batch, seller=seller)
     entry = entry_post(kind=EntryKind.VOUCHER_SALE, legs=legs, actor_id=sold_by, node_id=seller.pk,
                        package_id=batch.package_id, reason=f"Voucher {batch.pk:05d} #{voucher_id} sold by {seller.name}")
@@ -206,12 +214,16 @@ class Redemption:
 
 def _why_not(digest: str, owner_path: str) -> str:
     row = (Voucher.objects.filter(pin_digest=digest).values_list("status", "batch__owner__path",
-                                                                "batch__redeem_unsold").first())
+                                                                "batch__redeem_unsold", "batch__valid_until").first())
     if row is None:
         return WRONG_PIN
-    status, batch_path, redeem_unsold = row
-    if not owner_path.startswith(batch_path) or (status == VoucherStatus.NEW and redeem_unsold):
+    status, batch_path, redeem_unsold, valid_until = row
+    if not owner_path.startswith(batch_path):
         return WRONG_PIN  # another reseller's card is as good as unknown to this customer
+    if status in (VoucherStatus.NEW, VoucherStatus.SOLD) and valid_until is not None and valid_until < tenant_today():
+        return f"This voucher expired on {valid_until}."
+    if status == VoucherStatus.NEW and redeem_unsold:
+        return WRONG_PIN
     messages: dict[str, str] = {
         VoucherStatus.REDEEMED.value: "This voucher was already used.",
         VoucherStatus.VOID.value: "This voucher was cancelled by its seller.",
@@ -282,19 +294,22 @@ def voucher_redeem(
 
 def _flip(*, digest: str, customer: Subscriber, owner_path: str, actor: Actor) -> int | None:
     """sold → redeemed in one conditional UPDATE; for a batch that sells on redemption, new → sold first."""
+    today = tenant_today()
     sql = ("UPDATE vouchers_voucher v SET status = 'redeemed', redeemed_at = now(), redeemed_by_id = %s"
            " FROM vouchers_voucherbatch b JOIN hierarchy_operator o ON o.id = b.owner_id"
            " WHERE v.batch_id = b.id AND v.pin_digest = %s AND v.status = 'sold'"
+           " AND (b.valid_until IS NULL OR b.valid_until >= %s)"
            " AND %s LIKE o.path || '%%' RETURNING v.id")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [customer.pk, digest, owner_path])
+        cursor.execute(sql, [customer.pk, digest, today, owner_path])
         row = cursor.fetchone()
         if row is not None:
             return int(row[0])
         cursor.execute(
             "SELECT v.id, b.id FROM vouchers_voucher v JOIN vouchers_voucherbatch b ON b.id = v.batch_id"
             " JOIN hierarchy_operator o ON o.id = b.owner_id WHERE v.pin_digest = %s AND v.status = 'new'"
-            " AND b.redeem_unsold AND %s LIKE o.path || '%%' FOR UPDATE OF v", [digest, owner_path])
+            " AND b.redeem_unsold AND (b.valid_until IS NULL OR b.valid_until >= %s)"
+            " AND %s LIKE o.path || '%%' FOR UPDATE OF v", [digest, today, owner_path])
         unsold = cursor.fetchone()
     if unsold is None:
         return None
@@ -303,6 +318,6 @@ def _flip(*, digest: str, customer: Subscriber, owner_path: str, actor: Actor) -
     _post_sale(voucher_id=unsold[0], batch=batch, seller=batch.owner, sold_by=_actor_id(actor),
                only_distributor=None)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [customer.pk, digest, owner_path])
+        cursor.execute(sql, [customer.pk, digest, today, owner_path])
         row = cursor.fetchone()
     return int(row[0]) if row else None

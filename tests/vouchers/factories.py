@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from decimal import Decimal
 
 from accounts.models import Role, User
@@ -31,9 +32,11 @@ def distributor(node: Operator) -> User:
 
 
 def batch(owner: Operator, package: Package, *, count: int = 3, quantity: int = 1, unit: str = "days",
-          face_price: int = 5_00, commission: str = "10", redeem_unsold: bool = False) -> VoucherBatch:
+          face_price: int = 5_00, commission: str = "10", redeem_unsold: bool = False,
+          valid_until: date | None = None) -> VoucherBatch:
     return batch_create(package=package, quantity=quantity, unit=unit, face_price=face_price, count=count,
-                        owner=owner, commission_percent=Decimal(commission), redeem_unsold=redeem_unsold)
+                        owner=owner, commission_percent=Decimal(commission), redeem_unsold=redeem_unsold,
+                        valid_until=valid_until)
 
 
 def pin_of(voucher: Voucher) -> str:

@@ -44,6 +44,13 @@ def test_batches_are_created_listed_printed_and_scoped(alpha, beta):
         pins = [pin_format(pin_of(v)) for v in Voucher.objects.filter(batch_id=batch["id"])]
     assert all(pin.encode() in pdf.content for pin in pins)
     assert b"Alpha Net" in pdf.content and b"Home 20M - 1 day" in pdf.content
+    assert batch["valid_until"] is None and b"PIN works once" in pdf.content
+
+    dated = _batch(reseller, package=alpha.package.pk, count=1, valid_until="2099-12-31")
+    assert dated.status_code == 201 and dated.json()["valid_until"] == "2099-12-31"
+    cards = reseller.get(f"/api/v1/vouchers/?batch={dated.json()['id']}")
+    assert [card["valid_until"] for card in cards.json()] == ["2099-12-31"], cards.content
+    assert b"Use by 2099-12-31" in reseller.get(f"/api/v1/voucher-batches/{dated.json()['id']}/pdf/").content
 
 
 def test_batch_bad_input_is_a_json_400_and_creates_nothing(alpha):
@@ -57,6 +64,8 @@ def test_batch_bad_input_is_a_json_400_and_creates_nothing(alpha):
         ({"package": alpha.package.pk, "unit": "weeks"}, "unit"),
         ({"package": alpha.package.pk, "owner": alpha.sibling.pk}, "owner"),
         ({"package": alpha.package.pk, "commission_percent": "100"}, "commission_percent"),
+        ({"package": alpha.package.pk, "valid_until": "2001-02-03"}, "valid_until"),
+        ({"package": alpha.package.pk, "valid_until": "soon"}, "valid_until"),
     ]
     for body, field in cases:
         response = _batch(reseller, **body)

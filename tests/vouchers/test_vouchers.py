@@ -151,6 +151,56 @@ def test_unsold_voucher_redeems_only_when_the_batch_allows_it(alpha):
         assert ledger_check().ok
 
 
+def test_expired_batch_neither_sells_nor_redeems_and_changes_nothing(alpha):
+    """A batch printed "use by" a day: on that day its cards work; from the next day (ISP time zone) a sale,
+    a redemption (sold card, unsold card of a redeem-on-use batch, hotspot device) is refused with the date,
+    and no money moves."""
+    from ledger.billing.documents import tenant_today
+    from ledger.vouchers.models import VoucherBatch
+
+    with schema_context(alpha.schema):
+        today = tenant_today()
+        with pytest.raises(ValidationError) as error:
+            batch(alpha.root, alpha.package, valid_until=today - timedelta(days=1))
+        assert "valid_until" in error.value.message_dict
+        sold, pin = sold_pin(alpha, valid_until=today)
+        loose = batch(alpha.root, alpha.package, count=2, redeem_unsold=True, valid_until=today)
+        seller = distributor(alpha.sub_reseller)
+        in_stock = batch(alpha.sub_reseller, alpha.package, count=1, valid_until=today)
+        stock_assign(batch=in_stock, distributor=seller, count=1)
+        # Printed for today: still good today.
+        assert voucher_redeem(pin=pin_of(loose.vouchers.get(number=1)), customer=_carol(alpha)).voucher.status == (
+            VoucherStatus.REDEEMED)
+        # The next day (as if the batches had been printed to end yesterday).
+        yesterday = today - timedelta(days=1)
+        VoucherBatch.objects.filter(pk__in=[sold.batch_id, loose.pk, in_stock.pk]).update(valid_until=yesterday)
+        expires, entries = _carol(alpha).expires_at, JournalEntry.objects.count()
+        for attempt in (
+            lambda: voucher_redeem(pin=pin, customer=_carol(alpha)),
+            lambda: voucher_redeem(pin=pin_of(loose.vouchers.get(number=2)), customer=_carol(alpha)),
+            lambda: voucher_redeem(pin=pin, hotspot_mac="AA:BB:CC:00:22:33", channel="hotspot"),
+        ):
+            with pytest.raises(VoucherRejected) as rejected:
+                attempt()
+            assert f"expired on {yesterday}" in str(rejected.value)
+        with pytest.raises(ValidationError) as error:
+            voucher_sell(voucher=Voucher.objects.select_related("batch").get(batch=in_stock), seller=seller)
+        assert f"expired on {yesterday}" in str(error.value)
+        assert Voucher.objects.get(pk=sold.pk).status == VoucherStatus.SOLD
+        assert Voucher.objects.get(batch=loose, number=2).status == VoucherStatus.NEW
+        assert Voucher.objects.get(batch=in_stock).status == VoucherStatus.NEW
+        assert not Subscriber.objects.filter(mac_address="AA:BB:CC:00:22:33").exists()
+        assert _carol(alpha).expires_at == expires and JournalEntry.objects.count() == entries
+        # A card of another reseller's expired batch still says nothing about that batch.
+        _other, other_pin = sold_pin(alpha, owner=alpha.sibling, valid_until=today)
+        VoucherBatch.objects.filter(pk=_other.batch_id).update(valid_until=yesterday)
+        with pytest.raises(VoucherRejected) as rejected:
+            voucher_redeem(pin=other_pin, customer=_carol(alpha))
+        assert "expired" not in str(rejected.value)
+        check_deferred_now()
+        assert ledger_check().ok
+
+
 def test_hotspot_device_becomes_a_customer_of_the_batch_owner(alpha):
     with schema_context(alpha.schema):
         _sold, pin = sold_pin(alpha, owner=alpha.root, quantity=2, unit="hours")
