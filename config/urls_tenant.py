@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("", include("portal.voucher_urls")),
     path("network/", include("portal.network_urls")),
+    path("vouchers/", include("portal.voucher_panel_urls")),
     path("reports/", include("portal.report_views")),
 ]

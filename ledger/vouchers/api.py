@@ -4,9 +4,8 @@ reference outside scope is a 400 with the field named."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -25,7 +24,7 @@ from ledger.pricing import to_minor
 from ledger.services import IdempotencyConflict
 from ledger.vouchers import selectors
 from ledger.vouchers.limits import TooManyAttempts, pin_attempt
-from ledger.vouchers.models import Channel, Recharge, VoucherBatch
+from ledger.vouchers.models import Channel, Recharge
 from ledger.vouchers.pdf import batch_sheet
 from ledger.vouchers.recharge import recharge_purchase
 from ledger.vouchers.self_recharge import (
@@ -67,23 +66,11 @@ def _require(user: User, roles: set[Role], what: str) -> None:
         raise exceptions.PermissionDenied(f"Your role may not {what}.")
 
 
-def _with_counts(batches: Any) -> list[VoucherBatch]:
-    batches = list(batches)
-    rows = (VoucherBatch.objects.filter(pk__in=[b.pk for b in batches]).values("pk", "vouchers__status")
-            .annotate(n=Count("vouchers")))
-    counts: dict[int, dict[str, int]] = {}
-    for row in rows:
-        counts.setdefault(row["pk"], {})[row["vouchers__status"]] = row["n"]
-    for batch in batches:
-        batch.status_counts = counts.get(batch.pk, {})
-    return batches
-
-
 class BatchListCreate(APIView):
     @extend_schema(responses=BatchSerializer(many=True))
     def get(self, request: Request) -> Response:
         batches = selectors.batches_in_scope(user=_user(request)).order_by("-id")[:500]
-        return Response(BatchSerializer(_with_counts(batches), many=True).data)
+        return Response(BatchSerializer(selectors.with_stock_counts(batches), many=True).data)
 
     @extend_schema(request=BatchRequestSerializer, responses={201: BatchSerializer})
     def post(self, request: Request) -> Response:
@@ -105,14 +92,14 @@ class BatchListCreate(APIView):
                              face_price=to_minor(values["face_price"]), count=values["count"], owner=owner,
                              commission_percent=values["commission_percent"], redeem_unsold=values["redeem_unsold"],
                              note=values["note"], valid_until=values["valid_until"], actor=actor_of(request))
-        return Response(BatchSerializer(_with_counts([batch])[0]).data, status=status.HTTP_201_CREATED)
+        return Response(BatchSerializer(selectors.with_stock_counts([batch])[0]).data, status=status.HTTP_201_CREATED)
 
 
 class BatchDetail(APIView):
     @extend_schema(responses=BatchSerializer)
     def get(self, request: Request, pk: int) -> Response:
         batch = get_object_or_404(selectors.batches_in_scope(user=_user(request)), pk=pk)
-        return Response(BatchSerializer(_with_counts([batch])[0]).data)
+        return Response(BatchSerializer(selectors.with_stock_counts([batch])[0]).data)
 
 
 class BatchPdf(APIView):

@@ -4,6 +4,7 @@ recharges. Reports aggregate in SQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,19 @@ def batches_in_scope(*, user: Any, write: bool = False) -> QuerySet[VoucherBatch
     if role == Role.CARD_DISTRIBUTOR and not write:
         return qs.filter(pk__in=Voucher.objects.filter(distributor_id=user.pk).values("batch_id"))
     return qs.none()
+
+
+def with_stock_counts(batches: Iterable[VoucherBatch]) -> list[VoucherBatch]:
+    """The batches, each with ``status_counts`` (cards per status), in one query."""
+    found = list(batches)
+    rows = (VoucherBatch.objects.filter(pk__in=[b.pk for b in found]).values("pk", "vouchers__status")
+            .annotate(n=Count("vouchers")))
+    counts: dict[int, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["pk"], {})[row["vouchers__status"]] = row["n"]
+    for batch in found:
+        batch.status_counts = counts.get(batch.pk, {})  # type: ignore[attr-defined]
+    return found
 
 
 def vouchers_in_scope(*, user: Any, write: bool = False) -> QuerySet[Voucher]:

@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 
 from hierarchy.models import Subscriber, SubscriberStatus
 from ledger.checks import ledger_check
-from ledger.vouchers.models import Recharge, Voucher, VoucherStatus
+from ledger.vouchers.models import Recharge, Voucher, VoucherBatch, VoucherStatus
 from ledger.vouchers.pins import pin_format
 from tenants.services import tenant_create
 from tests.support.personas import PASSWORD, Isp, build_personas
@@ -111,3 +111,36 @@ def test_customer_recharges_itself_from_credit_in_the_portal(page, web_server, i
         assert page.inner_text("[data-testid=expires]") == f"{carol.expires_at:%Y-%m-%d %H:%M} UTC"
         assert "Bought by the customer itself" in page.inner_text("[data-testid=recharges]")
         assert ledger_check().ok
+
+
+def test_reseller_prints_a_batch_and_opens_its_sheet_in_the_panel(page, web_server, isp, django_db_blocker):
+    base = f"http://{isp.host}:{web_server}"
+    page.goto(f"{base}/login/?next=/")
+    page.fill("#id_username", isp.reseller_user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.click("text=Voucher batches")
+    page.wait_for_selector("h1:has-text('Voucher batches')")
+    page.select_option("#id_package", str(isp.package.pk))
+    page.fill("#id_quantity", "7")
+    page.fill("#id_face_price", "0")
+    page.fill("#id_count", "12")
+    page.click("button:has-text('Print')")
+    page.wait_for_selector(".invalid-feedback:has-text('greater than or equal to 0.01')")
+    page.fill("#id_face_price", "9.99")
+    page.fill("#id_note", "Corner shop")
+    page.click("button:has-text('Print')")
+    page.wait_for_selector("text=Printed batch")
+    assert page.inner_text("#batch-stock [data-status=new]") == "12"
+    with django_db_blocker.unblock(), schema_context(isp.schema):
+        made = VoucherBatch.objects.get(note="Corner shop")
+        assert (made.count, made.quantity, made.face_price, made.owner_id) == (12, 7, 9_99, isp.reseller.pk)
+    # The sheet link, fetched by the page itself (its session, its host).
+    href = page.get_attribute("#batch-pdf", "href")
+    assert href == f"/api/v1/voucher-batches/{made.pk}/pdf/"
+    status, head = page.evaluate(
+        "async (url) => { const r = await fetch(url); const b = new Uint8Array(await r.arrayBuffer());"
+        " return [r.status, String.fromCharCode(...b.slice(0, 4))]; }", href)
+    assert (status, head) == (200, "%PDF")
+    page.click("text=← Voucher batches")
+    assert page.inner_text(f"[data-batch='{made.pk}'] [data-status=new]") == "12"
