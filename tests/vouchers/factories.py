@@ -6,6 +6,9 @@ import itertools
 from datetime import date
 from decimal import Decimal
 
+from django.test import Client
+from django_tenants.utils import schema_context
+
 from accounts.models import Role, User
 from config.crypto import secret_decrypt
 from hierarchy.models import Membership, Operator, Package
@@ -37,6 +40,14 @@ def batch(owner: Operator, package: Package, *, count: int = 3, quantity: int = 
     return batch_create(package=package, quantity=quantity, unit=unit, face_price=face_price, count=count,
                         owner=owner, commission_percent=Decimal(commission), redeem_unsold=redeem_unsold,
                         valid_until=valid_until)
+
+
+def signed_in(isp, user) -> Client:
+    """A test client on the ISP's host, signed in as ``user``."""
+    client = Client(HTTP_HOST=isp.host)
+    with schema_context(isp.schema):
+        client.force_login(user)
+    return client
 
 
 def pin_of(voucher: Voucher) -> str:

@@ -32,15 +32,19 @@ def isp(django_db_setup, django_db_blocker) -> Iterator[Isp]:
         tenant.delete(force_drop=True)
 
 
+def _sign_in(page, base: str, user, next_path: str) -> None:
+    page.goto(f"{base}/login/?next={next_path}")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+
+
 def test_customer_redeems_a_voucher_in_the_portal(page, web_server, isp, django_db_blocker):
     with django_db_blocker.unblock(), schema_context(isp.schema):
         voucher, pin = sold_pin(isp, quantity=2)
         Subscriber.objects.filter(pk=isp.customer.pk).update(status=SubscriberStatus.EXPIRED)
     base = f"http://{isp.host}:{web_server}"
-    page.goto(f"{base}/login/?next=/portal/vouchers/")
-    page.fill("#id_username", isp.customer_user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, base, isp.customer_user, "/portal/vouchers/")
     page.wait_for_selector("text=Redeem a voucher")
     assert page.inner_text("[data-testid=status]") == "Expired"
     page.fill("#id_pin", pin_format(pin).lower())
@@ -88,10 +92,7 @@ def test_customer_recharges_itself_from_credit_in_the_portal(page, web_server, i
         payment_record(customer=carol, amount=5_00, method="bank", idempotency_key=f"browser-{uuid.uuid4()}")
         recharges = Recharge.objects.filter(customer=carol).count()
     base = f"http://{isp.host}:{web_server}"
-    page.goto(f"{base}/login/?next=/portal/recharge/")
-    page.fill("#id_username", isp.customer_user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, base, isp.customer_user, "/portal/recharge/")
     page.wait_for_selector("text=Recharge my account")
     page.fill("#id_quantity", "30")
     page.select_option("#id_unit", "hours")
@@ -115,10 +116,7 @@ def test_customer_recharges_itself_from_credit_in_the_portal(page, web_server, i
 
 def test_reseller_prints_a_batch_and_opens_its_sheet_in_the_panel(page, web_server, isp, django_db_blocker):
     base = f"http://{isp.host}:{web_server}"
-    page.goto(f"{base}/login/?next=/")
-    page.fill("#id_username", isp.reseller_user.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    _sign_in(page, base, isp.reseller_user, "/")
     page.click("text=Voucher batches")
     page.wait_for_selector("h1:has-text('Voucher batches')")
     page.select_option("#id_package", str(isp.package.pk))

@@ -15,16 +15,10 @@ from hierarchy.models import Membership, Package
 from ledger.billing.documents import tenant_today
 from ledger.vouchers.models import Voucher, VoucherBatch
 from tests.support.personas import PASSWORD
-from tests.vouchers.factories import batch, distributor
+from tests.vouchers.factories import batch, distributor, signed_in
 
 pytestmark = pytest.mark.django_db
 
-
-def _signed_in(isp, user) -> Client:
-    client = Client(HTTP_HOST=isp.host)
-    with schema_context(isp.schema):
-        client.force_login(user)
-    return client
 
 
 def _print(client: Client, isp, **overrides):
@@ -38,23 +32,23 @@ def test_batches_page_is_scoped_by_the_role_tree(alpha, beta):
     with schema_context(alpha.schema):
         mine = batch(alpha.reseller, alpha.package, count=4)
         theirs = batch(alpha.sibling, alpha.package, count=2)
-    admin = _signed_in(alpha, alpha.admin).get("/vouchers/")
+    admin = signed_in(alpha, alpha.admin).get("/vouchers/")
     assert admin.status_code == 200
     assert f'data-batch="{mine.pk}"'.encode() in admin.content and f'data-batch="{theirs.pk}"'.encode() in admin.content
-    reseller = _signed_in(alpha, alpha.reseller_user)
+    reseller = signed_in(alpha, alpha.reseller_user)
     page = reseller.get("/vouchers/")
     assert f'data-batch="{mine.pk}"'.encode() in page.content and f'data-batch="{theirs.pk}"'.encode() not in page.content
     assert b'id="batch-form"' in page.content
     detail = reseller.get(f"/vouchers/{mine.pk}/")
     assert detail.status_code == 200 and b'data-status="new">4<' in detail.content
     assert reseller.get(f"/vouchers/{theirs.pk}/").status_code == 404
-    assert _signed_in(beta, beta.admin).get(f"/vouchers/{mine.pk}/").status_code == 404
-    assert _signed_in(alpha, alpha.customer_user).get("/vouchers/").status_code == 403
+    assert signed_in(beta, beta.admin).get(f"/vouchers/{mine.pk}/").status_code == 404
+    assert signed_in(alpha, alpha.customer_user).get("/vouchers/").status_code == 403
     assert Client(HTTP_HOST=alpha.host).get("/vouchers/").status_code == 302  # sign in first
 
 
 def test_reseller_prints_a_batch_and_hands_cards_to_a_distributor(alpha):
-    reseller = _signed_in(alpha, alpha.reseller_user)
+    reseller = signed_in(alpha, alpha.reseller_user)
     until = tenant_today() + timedelta(days=90)
     done = _print(reseller, alpha, owner=alpha.sub_reseller.pk, valid_until=until.isoformat())
     assert done.status_code == 303, done.content
@@ -85,7 +79,7 @@ def test_reseller_prints_a_batch_and_hands_cards_to_a_distributor(alpha):
 def test_bad_batches_are_form_errors_and_print_nothing(alpha):
     with schema_context(alpha.schema):
         isp_only = Package.objects.create(name="ISP only", type="pppoe", download_kbps=1, upload_kbps=1, price=9)
-    reseller = _signed_in(alpha, alpha.reseller_user)
+    reseller = signed_in(alpha, alpha.reseller_user)
     cases = [
         ({"face_price": "0"}, b"Ensure this value is greater than or equal to 0.01"),
         ({"count": "10001"}, b"less than or equal to 10000"),
@@ -109,7 +103,7 @@ def test_read_only_roles_see_batches_without_forms(alpha):
                                            full_name="Mona Manager")
         Membership.objects.create(user=manager, operator=alpha.root)
         seller = distributor(alpha.root)
-    client = _signed_in(alpha, manager)
+    client = signed_in(alpha, manager)
     page = client.get("/vouchers/")
     assert f'data-batch="{made.pk}"'.encode() in page.content and b'id="batch-form"' not in page.content
     assert b'id="assign-form"' not in client.get(f"/vouchers/{made.pk}/").content

@@ -11,23 +11,17 @@ from hierarchy.models import Subscriber, SubscriberStatus
 from ledger.checks import ledger_check
 from ledger.vouchers.models import Recharge, Voucher, VoucherStatus
 from ledger.vouchers.pins import pin_format
-from tests.vouchers.factories import batch, pin_of, sold_pin
+from tests.vouchers.factories import batch, pin_of, signed_in, sold_pin
 
 pytestmark = pytest.mark.django_db
 
-
-def _signed_in(isp, user) -> Client:
-    client = Client(HTTP_HOST=isp.host)
-    with schema_context(isp.schema):
-        client.force_login(user)
-    return client
 
 
 def test_customer_redeems_in_the_portal(alpha):
     with schema_context(alpha.schema):
         voucher, pin = sold_pin(alpha, quantity=7)
         Subscriber.objects.filter(pk=alpha.customer.pk).update(status=SubscriberStatus.EXPIRED)
-    client = _signed_in(alpha, alpha.customer_user)
+    client = signed_in(alpha, alpha.customer_user)
     page = client.get("/portal/vouchers/")
     assert page.status_code == 200 and b"Redeem a voucher" in page.content and b"carol" in page.content
     done = client.post("/portal/vouchers/", {"pin": pin_format(pin)}, follow=True)
@@ -43,8 +37,8 @@ def test_customer_redeems_in_the_portal(alpha):
 
 def test_portal_is_for_customers_and_limits_wrong_pins(alpha):
     assert Client(HTTP_HOST=alpha.host).get("/portal/vouchers/").status_code == 302  # sign in first
-    assert _signed_in(alpha, alpha.reseller_user).get("/portal/vouchers/").status_code == 403
-    client = _signed_in(alpha, alpha.customer_user)
+    assert signed_in(alpha, alpha.reseller_user).get("/portal/vouchers/").status_code == 403
+    client = signed_in(alpha, alpha.customer_user)
     for _ in range(5):
         wrong = client.post("/portal/vouchers/", {"pin": "2345-6789-ABCD-EFGH"})
         assert wrong.status_code == 400 and b"This PIN is not valid" in wrong.content
