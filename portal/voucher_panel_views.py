@@ -27,7 +27,7 @@ from ledger.pricing import from_minor, to_minor
 from ledger.vouchers import selectors
 from ledger.vouchers.models import Unit, VoucherBatch, VoucherStatus
 from ledger.vouchers.recharge import MAX_QUANTITY
-from ledger.vouchers.services import batch_create, stock_assign
+from ledger.vouchers.services import batch_create, stock_assign, voucher_sell, voucher_void
 
 _INPUT = {"class": "form-control"}
 
@@ -148,15 +148,42 @@ def batches(request: HttpRequest) -> HttpResponse:
                   status=status)
 
 
+class CardForm(forms.Form):
+    action = forms.ChoiceField(choices=[("sell", "Sell"), ("void", "Void")], widget=forms.HiddenInput)
+    number = forms.IntegerField(label="Card number", min_value=1, max_value=10_000,
+                                widget=forms.NumberInput(attrs=_INPUT),
+                                help_text="The number after the dash in the card's serial.")
+
+
+def _card_actions(user: User, may_assign: bool) -> list[str]:
+    """Sell: a card distributor (its own stock) or money roles; void: money roles that may write the batch."""
+    if user.role == Role.CARD_DISTRIBUTOR:
+        return ["sell"]
+    if _may_print(user):
+        return ["sell", "void"] if may_assign else ["sell"]
+    return []
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def batch(request: HttpRequest, pk: int) -> HttpResponse:
     user = _staff(request)
     found = get_object_or_404(selectors.batches_in_scope(user=user), pk=pk)
     may_assign = _may_print(user) and selectors.batches_in_scope(user=user, write=True).filter(pk=pk).exists()
+    actions = _card_actions(user, may_assign)
     form = AssignForm(batch=found) if may_assign else None
+    card_form = CardForm(initial={"action": "sell"}) if actions else None
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and "action" in request.POST:
+        card_form = CardForm(request.POST)
+        if request.POST["action"] not in actions:
+            raise PermissionDenied("Your role may not do this to vouchers.")
+        if card_form.is_valid():
+            done = _card_action(request, user, found, card_form)
+            if done:
+                return HttpResponseRedirect(reverse("voucher_panel:batch", args=[pk]), status=303)
+        status = 400
+    elif request.method == "POST":
         if not may_assign:
             raise PermissionDenied("Your role may not hand out vouchers.")
         form = AssignForm(request.POST, batch=found)
@@ -182,7 +209,28 @@ def batch(request: HttpRequest, pk: int) -> HttpResponse:
         "unassigned": cards.filter(status=VoucherStatus.NEW, distributor__isnull=True).count(),
         "holders": _by_holder(holders),
         "form": form,
+        "card_form": card_form,
+        "card_actions": actions,
     }, status=status)
+
+
+def _card_action(request: HttpRequest, user: User, batch: VoucherBatch, form: CardForm) -> bool:
+    """Sell or void card ``number`` of the batch (the same services as the API); False: refused on the form."""
+    action, number = form.cleaned_data["action"], form.cleaned_data["number"]
+    voucher = selectors.vouchers_in_scope(user=user).filter(batch=batch, number=number).first()
+    if voucher is None:
+        form.add_error("number", f"No card {number} of this batch in your stock.")
+        return False
+    try:
+        if action == "sell":
+            done = voucher_sell(voucher=voucher, seller=user)
+        else:
+            done = voucher_void(voucher=voucher, actor=Actor(user=user, ip=request.META.get("REMOTE_ADDR")))
+    except ValidationError as exc:
+        _refused(form, exc)
+        return False
+    messages.success(request, f"Card {done.serial} {'sold' if action == 'sell' else 'voided'}.")
+    return True
 
 
 def _by_holder(rows: Any) -> list[dict[str, Any]]:

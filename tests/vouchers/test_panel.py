@@ -14,6 +14,7 @@ from accounts.models import Role, User
 from hierarchy.models import Membership, Package
 from ledger.billing.documents import tenant_today
 from ledger.vouchers.models import Voucher, VoucherBatch
+from ledger.vouchers.services import stock_assign
 from tests.support.personas import PASSWORD
 from tests.vouchers.factories import batch, distributor, signed_in
 
@@ -111,3 +112,37 @@ def test_read_only_roles_see_batches_without_forms(alpha):
     assert client.post(f"/vouchers/{made.pk}/", {"distributor": seller.pk, "count": 1}).status_code == 403
     with schema_context(alpha.schema):
         assert VoucherBatch.objects.count() == 1 and not Voucher.objects.filter(distributor=seller).exists()
+
+
+def test_cards_are_sold_and_voided_by_number_on_the_batch_page(alpha):
+    from ledger.checks import ledger_check
+    from ledger.models import JournalEntry
+
+    with schema_context(alpha.schema):
+        made = batch(alpha.sub_reseller, alpha.package, count=4, face_price=5_00, commission="10")
+        seller = distributor(alpha.sub_reseller)
+        stock_assign(batch=made, distributor=seller, count=2)  # cards 1 and 2
+        manager = User.objects.create_user(email="manager2@alpha.test", password=PASSWORD, role=Role.MANAGER,
+                                           full_name="Max Manager")
+        Membership.objects.create(user=manager, operator=alpha.root)
+        entries = JournalEntry.objects.count()
+    url = f"/vouchers/{made.pk}/"
+    cards = signed_in(alpha, seller)
+    page = cards.get(url)
+    assert b'id="card-form"' in page.content and b'value="void"' not in page.content and b'id="assign-form"' not in page.content
+    assert cards.post(url, {"action": "sell", "number": 1}).status_code == 303
+    not_mine = cards.post(url, {"action": "sell", "number": 3})  # the batch's, but not in this distributor's stock
+    assert not_mine.status_code == 400 and b"No card 3 of this batch in your stock" in not_mine.content
+    assert cards.post(url, {"action": "void", "number": 2}).status_code == 403
+    staff = signed_in(alpha, alpha.sub_reseller_user)
+    assert b'value="void"' in staff.get(url).content
+    assert staff.post(url, {"action": "sell", "number": 3}).status_code == 303  # a direct sale by the node's staff
+    assert staff.post(url, {"action": "void", "number": 3}).status_code == 303  # its sale is reversed
+    again = staff.post(url, {"action": "sell", "number": 3})
+    assert again.status_code == 400 and b"not in stock" in again.content
+    assert signed_in(alpha, manager).post(url, {"action": "sell", "number": 4}).status_code == 403
+    with schema_context(alpha.schema):
+        status = dict(Voucher.objects.filter(batch=made).values_list("number", "status"))
+        assert status == {1: "sold", 2: "new", 3: "void", 4: "new"}
+        assert JournalEntry.objects.count() == entries + 3  # two sales, one reversal
+        assert ledger_check().ok
