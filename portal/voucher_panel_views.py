@@ -6,8 +6,9 @@ per status, the printable sheet and handing stock to a card distributor. Scoped 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django import forms
 from django.contrib import messages
@@ -30,6 +31,7 @@ from ledger.vouchers.recharge import MAX_QUANTITY
 from ledger.vouchers.services import batch_create, stock_assign, voucher_sell, voucher_void
 
 _INPUT = {"class": "form-control"}
+T = TypeVar("T")
 
 
 class BatchForm(forms.Form):
@@ -81,6 +83,10 @@ def distributors_for(batch: VoucherBatch) -> QuerySet[User]:
             .order_by("full_name", "email"))
 
 
+def _actor(request: HttpRequest, user: User) -> Actor:
+    return Actor(user=user, ip=request.META.get("REMOTE_ADDR"))
+
+
 def _money(request: HttpRequest, minor: int) -> str:
     return f"{from_minor(minor)} {request.tenant.currency}"  # type: ignore[attr-defined]
 
@@ -100,15 +106,24 @@ def _may_print(user: User) -> bool:
     return user.role in selectors.BATCH_ROLES and user_node(user=user) is not None
 
 
-def _refused(form: forms.Form, error: ValidationError) -> None:
-    """A service's ValidationError onto the form: a named field when the form has it, else the form."""
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            for message in messages_:
-                form.add_error(field if field in form.fields else None, message)
-    else:
-        for message in error.messages:
-            form.add_error(None, message)
+def _submitted(form: forms.Form, call: Callable[[], T]) -> T | None:
+    """``call()`` (a service); its ValidationError lands on the form (a named field when the form has it,
+    else the form) and gives None: nothing changed."""
+    try:
+        return call()
+    except ValidationError as error:
+        if hasattr(error, "error_dict"):
+            for field, messages_ in error.message_dict.items():
+                for message in messages_:
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            for message in error.messages:
+                form.add_error(None, message)
+        return None
+
+
+def _to_batch_page(pk: int) -> HttpResponse:
+    return HttpResponseRedirect(reverse("voucher_panel:batch", args=[pk]), status=303)
 
 
 @login_required
@@ -124,19 +139,15 @@ def batches(request: HttpRequest) -> HttpResponse:
         form = BatchForm(request.POST, user=user)
         if form.is_valid():
             values = form.cleaned_data
-            try:
-                batch = batch_create(
-                    package=values["package"], quantity=values["quantity"], unit=values["unit"],
-                    face_price=to_minor(values["face_price"]), count=values["count"], owner=values["owner"],
-                    commission_percent=values["commission_percent"], redeem_unsold=values["redeem_unsold"],
-                    note=values["note"], valid_until=values["valid_until"],
-                    actor=Actor(user=user, ip=request.META.get("REMOTE_ADDR")),
-                )
-            except ValidationError as exc:
-                _refused(form, exc)
-            else:
+            batch = _submitted(form, lambda: batch_create(
+                package=values["package"], quantity=values["quantity"], unit=values["unit"],
+                face_price=to_minor(values["face_price"]), count=values["count"], owner=values["owner"],
+                commission_percent=values["commission_percent"], redeem_unsold=values["redeem_unsold"],
+                note=values["note"], valid_until=values["valid_until"], actor=_actor(request, user),
+            ))
+            if batch is not None:
                 messages.success(request, f"Printed batch {batch.pk:05d}: {batch.count} cards.")
-                return HttpResponseRedirect(reverse("voucher_panel:batch", args=[batch.pk]), status=303)
+                return _to_batch_page(batch.pk)
         status = 400
     found = selectors.with_stock_counts(selectors.batches_in_scope(user=user).order_by("-id")[:200])
     for row in found:
@@ -155,11 +166,11 @@ class CardForm(forms.Form):
                                 help_text="The number after the dash in the card's serial.")
 
 
-def _card_actions(user: User, may_assign: bool) -> list[str]:
+def _card_actions(user: User, *, may_print: bool, may_assign: bool) -> list[str]:
     """Sell: a card distributor (its own stock) or money roles; void: money roles that may write the batch."""
     if user.role == Role.CARD_DISTRIBUTOR:
         return ["sell"]
-    if _may_print(user):
+    if may_print:
         return ["sell", "void"] if may_assign else ["sell"]
     return []
 
@@ -169,8 +180,9 @@ def _card_actions(user: User, may_assign: bool) -> list[str]:
 def batch(request: HttpRequest, pk: int) -> HttpResponse:
     user = _staff(request)
     found = get_object_or_404(selectors.batches_in_scope(user=user), pk=pk)
-    may_assign = _may_print(user) and selectors.batches_in_scope(user=user, write=True).filter(pk=pk).exists()
-    actions = _card_actions(user, may_assign)
+    may_print = _may_print(user)
+    may_assign = may_print and selectors.batches_in_scope(user=user, write=True).filter(pk=pk).exists()
+    actions = _card_actions(user, may_print=may_print, may_assign=may_assign)
     form = AssignForm(batch=found) if may_assign else None
     card_form = CardForm(initial={"action": "sell"}) if actions else None
     status = 200
@@ -178,24 +190,20 @@ def batch(request: HttpRequest, pk: int) -> HttpResponse:
         card_form = CardForm(request.POST)
         if request.POST["action"] not in actions:
             raise PermissionDenied("Your role may not do this to vouchers.")
-        if card_form.is_valid():
-            done = _card_action(request, user, found, card_form)
-            if done:
-                return HttpResponseRedirect(reverse("voucher_panel:batch", args=[pk]), status=303)
+        if card_form.is_valid() and _card_action(request, user, found, card_form):
+            return _to_batch_page(pk)
         status = 400
     elif request.method == "POST":
         if not may_assign:
             raise PermissionDenied("Your role may not hand out vouchers.")
         form = AssignForm(request.POST, batch=found)
         if form.is_valid():
-            try:
-                ids = stock_assign(batch=found, distributor=form.cleaned_data["distributor"],
-                                   count=form.cleaned_data["count"])
-            except ValidationError as exc:
-                _refused(form, exc)
-            else:
-                messages.success(request, f"{len(ids)} cards handed to {form.cleaned_data['distributor']}.")
-                return HttpResponseRedirect(reverse("voucher_panel:batch", args=[pk]), status=303)
+            values = form.cleaned_data
+            ids = _submitted(form, lambda: stock_assign(batch=found, distributor=values["distributor"],
+                                                        count=values["count"]))
+            if ids is not None:
+                messages.success(request, f"{len(ids)} cards handed to {values['distributor']}.")
+                return _to_batch_page(pk)
         status = 400
     (counted,) = selectors.with_stock_counts([found])
     counts = counted.status_counts  # type: ignore[attr-defined]
@@ -221,13 +229,9 @@ def _card_action(request: HttpRequest, user: User, batch: VoucherBatch, form: Ca
     if voucher is None:
         form.add_error("number", f"No card {number} of this batch in your stock.")
         return False
-    try:
-        if action == "sell":
-            done = voucher_sell(voucher=voucher, seller=user)
-        else:
-            done = voucher_void(voucher=voucher, actor=Actor(user=user, ip=request.META.get("REMOTE_ADDR")))
-    except ValidationError as exc:
-        _refused(form, exc)
+    done = _submitted(form, lambda: voucher_sell(voucher=voucher, seller=user) if action == "sell"
+                      else voucher_void(voucher=voucher, actor=_actor(request, user)))
+    if done is None:
         return False
     messages.success(request, f"Card {done.serial} {'sold' if action == 'sell' else 'voided'}.")
     return True

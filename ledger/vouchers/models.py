@@ -116,7 +116,13 @@ class VoucherBatch(models.Model):
         return f"batch #{self.pk} {self.count} x {self.quantity} {self.unit}"
 
     def expired_on(self, today: datetime.date) -> bool:
-        return self.valid_until is not None and self.valid_until < today
+        return expired(self.valid_until, today)
+
+
+def expired(valid_until: datetime.date | None, today: datetime.date) -> bool:
+    """A card of a batch valid until ``valid_until`` (None: no expiry) no longer sells or redeems on ``today``.
+    The same rule in SQL: services.VALID_ON."""
+    return valid_until is not None and valid_until < today
 
 
 class VoucherStatus(models.TextChoices):

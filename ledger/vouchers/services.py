@@ -44,7 +44,15 @@ from ledger.commission import commission_split
 from ledger.journal import AccountRef, Leg, entry_post, isp_account, money_atomic, node_account
 from ledger.models import AccountKind, EntryKind, JournalEntry
 from ledger.pricing import chain_for, customer_price
-from ledger.vouchers.models import Channel, Recharge, RechargeSource, Voucher, VoucherBatch, VoucherStatus
+from ledger.vouchers.models import (
+    Channel,
+    Recharge,
+    RechargeSource,
+    Voucher,
+    VoucherBatch,
+    VoucherStatus,
+    expired,
+)
 from ledger.vouchers.pins import pin_digest, pin_generate, pin_normalize
 from ledger.vouchers.recharge import quantity_check, recharge_apply, subscriber_lock
 
@@ -145,9 +153,9 @@ def _sale_legs(*, batch: VoucherBatch, seller: Operator) -> tuple[list[Leg], int
 
 
 def _post_sale(*, voucher_id: int, batch: VoucherBatch, seller: Operator, sold_by: int | None,
-               only_distributor: int | None) -> Voucher:
+               only_distributor: int | None, today: datetime.date) -> Voucher:
     """Inside a money transaction: post the sale and flip new → sold (conditional UPDATE)."""
-    if batch.expired_on(tenant_today()):
+    if batch.expired_on(today):
         raise ValidationError({"voucher": f"This voucher expired on {batch.valid_until}; it can no longer be sold."})
     legs, commission = _sale_legs(batch=batch, seller=seller)
     entry = entry_post(kind=EntryKind.VOUCHER_SALE, legs=legs, actor_id=sold_by, node_id=seller.pk,
@@ -175,7 +183,7 @@ def voucher_sell(*, voucher: Voucher, seller: User) -> Voucher:
     if distributor is not None and voucher.distributor_id != seller.pk:
         raise ValidationError({"voucher": "This voucher is not in your stock."})
     return money_atomic(lambda: _post_sale(voucher_id=voucher.pk, batch=batch, seller=node, sold_by=seller.pk,
-                                           only_distributor=distributor))
+                                           only_distributor=distributor, today=tenant_today()))
 
 
 def _mirror(entry: JournalEntry) -> list[Leg]:
@@ -212,7 +220,7 @@ class Redemption:
     customer: Subscriber
 
 
-def _why_not(digest: str, owner_path: str) -> str:
+def _why_not(digest: str, owner_path: str, today: datetime.date) -> str:
     row = (Voucher.objects.filter(pin_digest=digest).values_list("status", "batch__owner__path",
                                                                 "batch__redeem_unsold", "batch__valid_until").first())
     if row is None:
@@ -220,7 +228,7 @@ def _why_not(digest: str, owner_path: str) -> str:
     status, batch_path, redeem_unsold, valid_until = row
     if not owner_path.startswith(batch_path):
         return WRONG_PIN  # another reseller's card is as good as unknown to this customer
-    if status in (VoucherStatus.NEW, VoucherStatus.SOLD) and valid_until is not None and valid_until < tenant_today():
+    if status in (VoucherStatus.NEW, VoucherStatus.SOLD) and expired(valid_until, today):
         return f"This voucher expired on {valid_until}."
     if status == VoucherStatus.NEW and redeem_unsold:
         return WRONG_PIN
@@ -274,9 +282,10 @@ def voucher_redeem(
             target = _hotspot_customer(mac=hotspot_mac, digest=digest, actor=actor)
         locked = subscriber_lock(customer_id=target.pk)
         owner_path = locked.owner.path
-        voucher_id = _flip(digest=digest, customer=locked, owner_path=owner_path, actor=actor)
+        today = tenant_today()
+        voucher_id = _flip(digest=digest, customer=locked, owner_path=owner_path, actor=actor, today=today)
         if voucher_id is None:
-            raise VoucherRejected({"pin": _why_not(digest, owner_path)})
+            raise VoucherRejected({"pin": _why_not(digest, owner_path, today)})
         voucher = Voucher.objects.select_related("batch__package", "batch__owner").get(pk=voucher_id)
         batch = voucher.batch
         legs = _redemption_legs(voucher=voucher, customer=locked)
@@ -292,14 +301,16 @@ def voucher_redeem(
     return money_atomic(work)
 
 
-def _flip(*, digest: str, customer: Subscriber, owner_path: str, actor: Actor) -> int | None:
+# models.expired in SQL, for the batch ``b`` on the day given as a parameter.
+VALID_ON = "(b.valid_until IS NULL OR b.valid_until >= %s)"
+
+
+def _flip(*, digest: str, customer: Subscriber, owner_path: str, actor: Actor, today: datetime.date) -> int | None:
     """sold → redeemed in one conditional UPDATE; for a batch that sells on redemption, new → sold first."""
-    today = tenant_today()
     sql = ("UPDATE vouchers_voucher v SET status = 'redeemed', redeemed_at = now(), redeemed_by_id = %s"
            " FROM vouchers_voucherbatch b JOIN hierarchy_operator o ON o.id = b.owner_id"
            " WHERE v.batch_id = b.id AND v.pin_digest = %s AND v.status = 'sold'"
-           " AND (b.valid_until IS NULL OR b.valid_until >= %s)"
-           " AND %s LIKE o.path || '%%' RETURNING v.id")
+           f" AND {VALID_ON} AND %s LIKE o.path || '%%' RETURNING v.id")
     with connection.cursor() as cursor:
         cursor.execute(sql, [customer.pk, digest, today, owner_path])
         row = cursor.fetchone()
@@ -308,15 +319,14 @@ def _flip(*, digest: str, customer: Subscriber, owner_path: str, actor: Actor) -
         cursor.execute(
             "SELECT v.id, b.id FROM vouchers_voucher v JOIN vouchers_voucherbatch b ON b.id = v.batch_id"
             " JOIN hierarchy_operator o ON o.id = b.owner_id WHERE v.pin_digest = %s AND v.status = 'new'"
-            " AND b.redeem_unsold AND (b.valid_until IS NULL OR b.valid_until >= %s)"
-            " AND %s LIKE o.path || '%%' FOR UPDATE OF v", [digest, today, owner_path])
+            f" AND b.redeem_unsold AND {VALID_ON} AND %s LIKE o.path || '%%' FOR UPDATE OF v", [digest, today, owner_path])
         unsold = cursor.fetchone()
     if unsold is None:
         return None
     batch = VoucherBatch.objects.select_related("owner").get(pk=unsold[1])
     # The row is locked (FOR UPDATE above), so this conditional sale cannot lose a race.
     _post_sale(voucher_id=unsold[0], batch=batch, seller=batch.owner, sold_by=_actor_id(actor),
-               only_distributor=None)
+               only_distributor=None, today=today)
     with connection.cursor() as cursor:
         cursor.execute(sql, [customer.pk, digest, today, owner_path])
         row = cursor.fetchone()
