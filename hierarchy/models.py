@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from hierarchy import authority
+
 
 class NodeKind(models.TextChoices):
     ISP = "isp", "ISP"
@@ -49,6 +51,10 @@ class Operator(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
         help_text="This node's share of what its subtree's customers pay, as a percent of its parent's share.",
     )
+    credit_limit = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))],
+        help_text="Postpaid nodes: how much the node may owe for what it sells (set by its parent; 0 = none).",
+    )
     status = models.CharField(max_length=10, choices=NodeStatus.choices, default=NodeStatus.ACTIVE)
     suspends_customers = models.BooleanField(
         default=False, help_text="While suspended, this node's customers are refused service too."
@@ -60,7 +66,8 @@ class Operator(models.Model):
     class Meta:
         ordering = ["path"]
         # Granted with django-guardian on one node: the holder's scope extends to that node's subtree.
-        permissions = [("access_subtree", "Can act within this node's subtree (explicit grant)")]
+        permissions = [("access_subtree", "Can act within this node's subtree (explicit grant)"),
+                       ("manage_network", "Can register and change NAS and routers (explicit grant on the ISP)")]
         indexes = [models.Index(fields=["path"], name="operator_path_prefix", opclasses=["varchar_pattern_ops"])]
         constraints = [
             models.UniqueConstraint(fields=["depth"], condition=Q(depth=0), name="operator_single_root"),
@@ -72,6 +79,7 @@ class Operator(models.Model):
             models.CheckConstraint(condition=Q(share_percent__gte=0, share_percent__lte=100),
                                    name="operator_share_range"),
             models.CheckConstraint(condition=Q(status__in=NodeStatus.values), name="operator_status_valid"),
+            models.CheckConstraint(condition=Q(credit_limit__gte=0), name="operator_credit_limit_not_negative"),
             models.CheckConstraint(condition=Q(billing_mode__in=BillingMode.values), name="operator_billing_valid"),
         ]
 
@@ -275,6 +283,12 @@ class CustomFieldDefinition(models.Model):
     def __str__(self) -> str:
         return self.label
 
+
+# Where each model's node path lives, for the scope gate (hierarchy.authority.restrict).
+authority.scoped(Operator, path_field="path")
+authority.scoped(Membership, path_field="operator__path")
+authority.scoped(PackageAssignment, path_field="operator__path")
+authority.scoped(Subscriber, path_field="owner__path", customer_field="user_id")
 
 # Models kept in their own modules (one domain each); imported here so Django registers them.
 from hierarchy.audit import AuditEvent  # noqa: E402, F401

@@ -13,73 +13,22 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import CharField, Q, QuerySet
-from django.db.models.functions import Cast, Lower
+from django.db.models.functions import Lower
 from django.utils import timezone
-from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from accounts.models import Role, User
-from hierarchy.models import Membership, NodeStatus, Operator, Package, PackageAssignment, Subscriber
+from hierarchy import authority
+from hierarchy.models import NodeStatus, Operator, Package, PackageAssignment, Subscriber
 from hierarchy.permissions import Action, Kind, can
 from tenants.db import schema_current
 
 CharField.register_lookup(Lower)  # `name__lower__startswith`, matching the lower(...) search indexes
 
-_NODE_CACHE = "_backhaul_node"
-_PATHS_CACHE = "_backhaul_scope_paths"
-
-
-def user_node(*, user: Any) -> Operator | None:
-    """The node the user belongs to (None for customers and users without a membership)."""
-    if not getattr(user, "is_authenticated", False):
-        return None
-    if not hasattr(user, _NODE_CACHE):
-        membership = Membership.objects.filter(user_id=user.pk).select_related("operator").first()
-        setattr(user, _NODE_CACHE, membership.operator if membership else None)
-    node: Operator | None = getattr(user, _NODE_CACHE)
-    return node
-
-
-def _collapse(paths: list[str]) -> list[str]:
-    """Drop paths already covered by a shorter one ("/1/7/42/" is inside "/1/7/")."""
-    kept: list[str] = []
-    for path in sorted(set(paths), key=len):
-        if not any(path.startswith(prefix) for prefix in kept):
-            kept.append(path)
-    return kept
-
-
-def scope_paths(*, user: Any) -> list[str]:
-    """Path prefixes the user may act under: its own node plus guardian-granted nodes."""
-    if not getattr(user, "is_authenticated", False) or user.role == Role.CUSTOMER:
-        return []
-    if not hasattr(user, _PATHS_CACHE):
-        node = user_node(user=user)
-        paths = [node.path] if node else []
-        setattr(user, _PATHS_CACHE, _collapse(paths + _granted_paths(user)))
-    result: list[str] = getattr(user, _PATHS_CACHE)
-    return result
-
-
-def _granted_paths(user: Any) -> list[str]:
-    """Paths of the nodes on which django-guardian grants the user (or one of its groups)
-    ``hierarchy.access_subtree``: one query (guardian's shortcut takes several per request)."""
-    perms = Q(permission__codename="access_subtree", permission__content_type__app_label="hierarchy",
-              permission__content_type__model="operator")
-    by_user = UserObjectPermission.objects.filter(perms, user_id=user.pk).values("object_pk")
-    by_group = GroupObjectPermission.objects.filter(perms, group__user=user.pk).values("object_pk")
-    return list(Operator.objects.annotate(pk_text=Cast("pk", CharField()))
-                .filter(Q(pk_text__in=by_user) | Q(pk_text__in=by_group)).values_list("path", flat=True))
-
-
-def _prefix_q(field: str, paths: list[str]) -> Q:
-    query = Q(pk__in=[])
-    for path in paths:
-        query |= Q(**{f"{field}__startswith": path})
-    return query
-
-
-def _covers_everything(paths: list[str]) -> bool:
-    return any(path.count("/") == 2 for path in paths)  # the root's path "/<id>/"
+# The scope itself (a login's node, its subtree and guardian grants) is the one gate's: hierarchy.authority.
+user_node = authority.user_node
+scope_paths = authority.scope_paths
+_prefix_q = authority.under_paths
+_covers_everything = authority.covers_everything
 
 
 def operators_in_scope(*, user: Any) -> QuerySet[Operator]:
