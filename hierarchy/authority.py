@@ -144,9 +144,11 @@ AT_ISP: dict[str, frozenset[Act]] = {
     Role.ACCOUNTANT: _ISP_MONEY,
     Role.MANAGER: frozenset({Act.ROUTER_OPERATE}),
 }
-# Actions django-guardian may grant to a single login (``hierarchy.manage_network`` on the ISP's node).
+# Actions django-guardian may grant to a single staff login (``hierarchy.manage_network`` on the ISP's node):
+# a network engineer on the ISP's staff, without making it an admin.
 NETWORK_GRANT = "manage_network"
 GRANTABLE_NETWORK = frozenset({Act.NAS_REGISTER, Act.ROUTER_REGISTER, Act.ROUTER_OPERATE, Act.ROUTER_IMPORT})
+NETWORK_GRANTEES = frozenset({Role.MANAGER, Role.SUPPORT})
 
 
 def acts_of(role: str, *, at_isp: bool) -> frozenset[Act]:
@@ -261,7 +263,7 @@ def allowed(actor: Any, act: Act) -> bool:
         return False
     if act in acts_of(str(user.role), at_isp=_at_isp(user)):
         return True
-    return act in GRANTABLE_NETWORK and _network_granted(user)
+    return act in GRANTABLE_NETWORK and user.role in NETWORK_GRANTEES and _network_granted(user)
 
 
 def node_in_scope(*, user: Any, node: Any) -> bool:
@@ -396,3 +398,25 @@ ACT_LABELS: dict[Act, str] = {
     Act.SESSIONS_VIEW: "see sessions", Act.SESSION_DISCONNECT: "disconnect sessions",
     Act.FINANCE_VIEW: "see the books", Act.AUDIT_VIEW: "see the audit log", Act.DATA_EXPORT: "export data",
 }
+
+
+def table_markdown() -> str:
+    """The role x action table as Markdown (README's "Authority" section is this text; a test keeps
+    them equal): ✓ at any node of the scope, "ISP" only for logins of the ISP's own node, "grant" only
+    with an explicit django-guardian grant."""
+    roles = list(STAFF_ROLES)
+    head = "| action | " + " | ".join(Role(r).label for r in roles) + " |"
+    lines = [head, "|" + "---|" * (len(roles) + 1)]
+    for act in Act:
+        cells = []
+        for role in roles:
+            if act in ANYWHERE.get(role, frozenset()):
+                cells.append("✓")
+            elif act in AT_ISP.get(role, frozenset()):
+                cells.append("ISP")
+            elif act in GRANTABLE_NETWORK and role in NETWORK_GRANTEES:
+                cells.append("grant")
+            else:
+                cells.append("")
+        lines.append(f"| {ACT_LABELS[act]} (`{act.value}`) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
