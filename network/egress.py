@@ -132,8 +132,8 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
 def resolve(host: str, port: int, *, what: str = "Address") -> Destination:
     """Resolve ``host`` once (an IP literal is not looked up), refuse it if ANY of its addresses is refused,
     and return the first one to connect to."""
-    host = host.strip()
     text_check(host, what=what)
+    host = host.strip()
     try:
         addresses: list[IPAddress] = [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
