@@ -22,10 +22,10 @@ from hierarchy import authority
 from hierarchy.authority import Act
 from hierarchy.models import Operator, Subscriber
 from network.models import Nas, NasType, RouterJob
+from network.routers.jobs import JOB_ACTS
 from network.routers.models import JobKind
 from network.routers.selectors import router_jobs_in_scope, routers_in_scope
 from network.routers.services import (
-    JOB_ACTS,
     JobConflict,
     JobNotOpen,
     router_create,

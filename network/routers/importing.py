@@ -29,7 +29,6 @@ from django.utils.dateparse import parse_datetime
 
 from config.crypto import secret_encrypt
 from hierarchy import authority
-from hierarchy.audit import SYSTEM
 from hierarchy.authority import Act
 from hierarchy.models import (
     USERNAME_VALIDATOR,
@@ -42,7 +41,7 @@ from hierarchy.models import (
 )
 from network.models import RouterIpPool, RouterSnapshot
 from network.routeros.rates import RateLimit, parse_pool_ranges, parse_rate_limit
-from network.routers.jobs import JobContext, JobInputError
+from network.routers.jobs import JobContext, JobInputError, job_actor
 
 BATCH = 1000
 DETAIL_LIMIT = 200
@@ -105,13 +104,8 @@ class ImportRights:
 
 def _rights(context: JobContext, owner: Operator) -> ImportRights:
     params = context.params
-    actor: Any = context.job.created_by
-    if actor is None:
-        if not params.get("queued_by_system"):
-            raise JobInputError("The login that queued this import no longer exists.")
-        actor = SYSTEM
+    actor = job_actor(context.job)
     try:
-        authority.authorize(actor, Act.ROUTER_IMPORT, node=context.nas.owner)
         authority.authorize(actor, Act.CUSTOMER_IMPORT, node=owner)
         expires_at = _expiry(params.get("expires_at"))
         if expires_at is not None:

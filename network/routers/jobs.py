@@ -8,9 +8,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hierarchy.audit import SYSTEM
+from hierarchy.authority import Act
 from network.models import Nas, RouterJob
 from network.routers.connect import RecordingRouterClient, router_client_for
-from network.routers.models import JobStatus
+from network.routers.models import JobKind, JobStatus
+
+# What each kind of job does to the router, in the role x action table: checked when a job is queued
+# (network.routers.services) and again, as the login that queued it, when it runs (runner).
+JOB_ACTS: dict[str, Act] = {
+    JobKind.TEST_CONNECTION: Act.ROUTER_VIEW,
+    JobKind.LIVE_VIEW: Act.ROUTER_VIEW,
+    JobKind.PROVISION: Act.ROUTER_OPERATE,
+    JobKind.MIGRATE_TO_RADIUS: Act.ROUTER_OPERATE,
+    JobKind.SUBSCRIBER_SUSPEND: Act.ROUTER_OPERATE,
+    JobKind.SUBSCRIBER_REACTIVATE: Act.ROUTER_OPERATE,
+    JobKind.IMPORT: Act.ROUTER_IMPORT,
+}
 
 
 class JobCancelled(Exception):
@@ -19,6 +33,16 @@ class JobCancelled(Exception):
 
 class JobInputError(Exception):
     """The job's parameters or our data make it impossible; retrying will not help."""
+
+
+def job_actor(job: RouterJob) -> Any:
+    """Who the job acts for: the login that queued it, or the platform (SYSTEM) for a job the platform
+    queued itself. A login deleted since is not the platform: the job may not run."""
+    if job.created_by is not None:
+        return job.created_by
+    if (job.params or {}).get("queued_by_system"):
+        return SYSTEM
+    raise JobInputError("The login that queued this job no longer exists.")
 
 
 class StepFailed(Exception):

@@ -13,14 +13,16 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from hierarchy.authority import authorize
 from network.models import Nas, RouterJob, RouterStatus
 from network.routeros import RouterAddressRefused, RouterError, RouterUnreachable
 from network.routers.connect import RecordingRouterClient, router_client_for
 from network.routers.handlers import HANDLERS
-from network.routers.jobs import Handler, JobCancelled, JobContext, JobInputError, StepFailed
+from network.routers.jobs import JOB_ACTS, Handler, JobCancelled, JobContext, JobInputError, StepFailed, job_actor
 from network.routers.models import OPEN_STATUSES, JobStatus
 
 
@@ -76,6 +78,8 @@ def router_job_execute(*, job_id: int, handlers: dict[str, Handler] | None = Non
     context = JobContext(job=job, client_factory=client_factory or router_client_for)
     handler = (handlers or HANDLERS)[job.kind]
     try:
+        # As the login that queued it, as it may act now (its role or grant may have changed meanwhile).
+        authorize(job_actor(job), JOB_ACTS[job.kind], node=job.nas.owner)
         result = handler(context)
     except JobCancelled:
         return JobOutcome(JobStatus.CANCELLED)
@@ -95,6 +99,8 @@ def router_job_execute(*, job_id: int, handlers: dict[str, Handler] | None = Non
         return _finish(job, JobStatus.FAILED, error=exc.message)
     except StepFailed as exc:
         return _finish(job, JobStatus.FAILED, error=exc.message, failed_step=exc.step[:120])
+    except PermissionDenied as exc:
+        return _finish(job, JobStatus.FAILED, error=f"Refused: {exc}")
     except (RouterError, JobInputError) as exc:
         if isinstance(exc, RouterError):
             _mark_router(job.nas, RouterStatus.ONLINE)

@@ -25,6 +25,7 @@ from hierarchy.models import Operator
 from network import egress
 from network.models import Nas, NasType, RouterJob
 from network.routers.importing import import_params_check, login_of
+from network.routers.jobs import JOB_ACTS
 from network.routers.models import EXCLUSIVE_KINDS, OPEN_STATUSES, JobKind, JobStatus
 from network.routers.tasks import router_job_run
 from network.services import nas_create, nas_delete, nas_update
@@ -32,16 +33,6 @@ from tenants.db import schema_current
 
 logger = logging.getLogger(__name__)
 
-# What each kind of job does to the router, in the role x action table.
-JOB_ACTS: dict[str, Act] = {
-    JobKind.TEST_CONNECTION: Act.ROUTER_VIEW,
-    JobKind.LIVE_VIEW: Act.ROUTER_VIEW,
-    JobKind.PROVISION: Act.ROUTER_OPERATE,
-    JobKind.MIGRATE_TO_RADIUS: Act.ROUTER_OPERATE,
-    JobKind.SUBSCRIBER_SUSPEND: Act.ROUTER_OPERATE,
-    JobKind.SUBSCRIBER_REACTIVATE: Act.ROUTER_OPERATE,
-    JobKind.IMPORT: Act.ROUTER_IMPORT,
-}
 API_FIELDS = frozenset({"api_port", "api_tls", "api_username", "api_password"})
 NAS_FIELDS = frozenset({"name", "address", "nas_type", "zone", "uses_radius"})
 

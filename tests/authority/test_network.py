@@ -405,3 +405,20 @@ def test_system_may_register_for_management_commands(alpha):
     with schema_context(alpha.schema):
         nas = nas_create(actor=SYSTEM, owner=alpha.root, name="cmd", address="198.51.100.80", secret="secret-123")
     assert nas.pk
+
+
+def test_a_job_runs_with_the_rights_its_login_has_when_it_runs(alpha):
+    """A grant withdrawn between queueing and running: the worker refuses the job (it acts for the login
+    that queued it, not as the platform)."""
+    from guardian.shortcuts import remove_perm
+
+    router = _router(alpha, alpha.root, "198.51.100.90")
+    with schema_context(alpha.schema):
+        granted = staff(alpha, Role.SUPPORT)
+        assign_perm("hierarchy.manage_network", granted, alpha.root)
+        job = router_job_enqueue(actor=granted, nas=router, kind=JobKind.PROVISION)
+        remove_perm("hierarchy.manage_network", granted, alpha.root)
+    run_job(alpha, job.pk)
+    with schema_context(alpha.schema):
+        job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.error.startswith("Refused: Your role may not run router jobs")
