@@ -183,6 +183,7 @@ class RouterDetailView(APIView):
         nas = router_update(actor=request.user, nas=nas, **serializer.validated_data)
         return Response(RouterSerializer(nas).data)
 
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         router_delete(actor=request.user, nas=_router(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

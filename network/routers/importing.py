@@ -99,7 +99,7 @@ class ImportRights:
 
     edit_packages: bool
     expires_at: datetime | None
-    offered: frozenset[int]  # packages the owner node sells (all of them for package editors)
+    offered: frozenset[int]  # packages the owner node sells (not looked up for package editors: any)
 
 
 def _rights(context: JobContext, owner: Operator) -> ImportRights:
