@@ -50,8 +50,10 @@ def nas_address(n: int) -> str:
 def _seed_tenant(n: int, users: int) -> None:
     """One bench ISP (signup as in production), its subscribers (one INSERT ... SELECT), its NAS."""
     from django.db import connection
+    from django.test import override_settings
     from django_tenants.utils import schema_context
 
+    from hierarchy.audit import SYSTEM
     from hierarchy.models import ConnectionType, Package, Subscriber
     from hierarchy.services import operator_root
     from network.models import Nas
@@ -92,7 +94,10 @@ def _seed_tenant(n: int, users: int) -> None:
                 )
                 cursor.execute("ANALYZE hierarchy_subscriber")
         if not Nas.objects.exists():
-            nas_create(owner=root, name="bench", address=nas_address(n), secret=f"bench-secret-{n}")
+            # The bench's NASes are on loopback, which the egress guard allows only when told to.
+            with override_settings(BACKHAUL_EGRESS_ALLOW=["127.0.0.0/8"]):
+                nas_create(actor=SYSTEM, owner=root, name="bench", address=nas_address(n),
+                           secret=f"bench-secret-{n}")
 
 
 def _seed_worker(job: tuple[int, int]) -> float:

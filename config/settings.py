@@ -7,6 +7,7 @@ embedded PostgreSQL/Redis of the mode's profile under ``.data/``.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -293,6 +294,21 @@ ROUTER_JOB_RETRY_BASE_SECONDS = env_int("ROUTER_JOB_RETRY_BASE_SECONDS", 30)
 ROUTER_JOB_RETRY_MAX_SECONDS = env_int("ROUTER_JOB_RETRY_MAX_SECONDS", 1800)
 ROUTER_SUSPENDED_RANGES = env_str("ROUTER_SUSPENDED_RANGES", "172.31.255.2-172.31.255.254")
 ROUTER_RADIUS_PROBE = env_str("ROUTER_RADIUS_PROBE", "network.routers.radius_probe.radius_probe_pyrad")
+
+# The egress guard (network/egress.py) for every connection a tenant can point the platform at (router API,
+# CoA / Disconnect, later SMS and webhook URLs). Loopback, link-local / cloud metadata, multicast, unspecified
+# and reserved addresses are refused in every mode; DENY adds the platform's own networks (comma-separated
+# CIDRs), ALLOW lets the named networks through anyway (a lab router on 127.0.0.0/8).
+BACKHAUL_EGRESS_DENY = env_list("BACKHAUL_EGRESS_DENY", [])
+BACKHAUL_EGRESS_ALLOW = env_list("BACKHAUL_EGRESS_ALLOW", [])
+for _name, _cidrs in (("BACKHAUL_EGRESS_DENY", BACKHAUL_EGRESS_DENY), ("BACKHAUL_EGRESS_ALLOW", BACKHAUL_EGRESS_ALLOW)):
+    for _cidr in _cidrs:
+        try:
+            ipaddress.ip_network(_cidr, strict=False)
+        except ValueError as _exc:
+            raise ImproperlyConfigured(
+                f"Environment variable {_name}: {_cidr!r} is not an IP network (use e.g. 10.20.0.0/16)."
+            ) from _exc
 
 # Subdomains an ISP may not take: they collide with platform hosts or would confuse subscribers.
 RESERVED_SUBDOMAINS = frozenset(

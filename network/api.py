@@ -14,48 +14,46 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Role, User
+from accounts.models import User
+from hierarchy import authority
+from hierarchy.authority import Act
 from hierarchy.models import Operator
 from network import selectors, services
 from network.models import DisconnectRequest, Nas
 from network.serializers import NasSerializer, RadiusActionSerializer, SessionSerializer, UsageDaySerializer
 
-NAS_MANAGERS = {Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.MANAGER}
 
-
-def _user(request: Request) -> User:
-    return cast(User, request.user)
-
-
-def _require_manager(user: User) -> Operator:
-    node = selectors.user_node(user=user)
-    if user.role not in NAS_MANAGERS or node is None:
-        raise PermissionDenied("Your role cannot manage NASes.")
-    return node
+def _owner(user: User, owner_id: int | None) -> Operator:
+    """The node a new NAS belongs to: the given one in the login's scope, else the login's own."""
+    if owner_id is None:
+        node = authority.user_node(user=user)
+        if node is None:
+            raise PermissionDenied(authority.denial(Act.NAS_REGISTER))
+        return cast(Operator, node)
+    owner = authority.restrict(Operator.objects.all(), user, Act.NODE_VIEW).filter(pk=owner_id).first()
+    if owner is None:
+        raise ValidationError({"owner": ["No such node in your part of the tree."]})
+    return owner
 
 
 class NasListCreateView(generics.ListAPIView[Nas]):
-    """NASes in your subtree; POST registers one (owner defaults to your node)."""
+    """NASes in your scope (read-only below the ISP); POST registers one (ISP admins and logins granted
+    the network; owner defaults to your node)."""
 
     serializer_class = NasSerializer
 
     def get_queryset(self) -> Any:
-        return selectors.nases_in_scope(user=_user(self.request))
+        return selectors.nases_in_scope(user=cast(User, self.request.user))
 
     @extend_schema(request=NasSerializer, responses={201: NasSerializer})
     def post(self, request: Request) -> Response:
-        user = _user(request)
-        node = _require_manager(user)
+        user = cast(User, request.user)
+        authority.authorize(user, Act.NAS_REGISTER)  # before the body: a reseller learns nothing from a 400
         serializer = NasSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        owner_id = data.pop("owner_id", None)
-        owner = node
-        if owner_id is not None:
-            owner = Operator.objects.filter(pk=owner_id, path__startswith=node.path).first()  # type: ignore[assignment]
-            if owner is None:
-                raise ValidationError({"owner": ["No such node in your part of the tree."]})
-        nas = services.nas_create(owner=owner, **data)
+        owner = _owner(user, data.pop("owner_id", None))
+        nas = services.nas_create(actor=user, owner=owner, **data)
         return Response(NasSerializer(nas).data, status=status.HTTP_201_CREATED)
 
 
@@ -63,23 +61,22 @@ class NasDetailView(generics.RetrieveAPIView[Nas]):
     serializer_class = NasSerializer
 
     def get_queryset(self) -> Any:
-        return selectors.nases_in_scope(user=_user(self.request))
+        return selectors.nases_in_scope(user=cast(User, self.request.user))
 
     @extend_schema(request=NasSerializer, responses=NasSerializer)
     def patch(self, request: Request, pk: int) -> Response:
-        _require_manager(_user(request))
         nas = self.get_object()
+        authority.authorize(request.user, Act.NAS_REGISTER, node=nas.owner)
         serializer = NasSerializer(nas, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         if "owner_id" in changes:
             raise ValidationError({"owner": ["Move a NAS by deleting and re-adding it."]})
-        nas = services.nas_update(nas=nas, **changes)
+        nas = services.nas_update(actor=request.user, nas=nas, **changes)
         return Response(NasSerializer(nas).data)
 
     def delete(self, request: Request, pk: int) -> Response:
-        _require_manager(_user(request))
-        services.nas_delete(nas=self.get_object())
+        services.nas_delete(actor=request.user, nas=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -102,7 +99,7 @@ class SessionListView(APIView):
         responses=SessionSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = cast(User, request.user)
         subscriber = None
         if (raw := request.query_params.get("subscriber")) is not None:
             if not raw.isdigit():
@@ -122,7 +119,7 @@ class UsageView(APIView):
         responses=UsageDaySerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = cast(User, request.user)
         raw, days_raw = request.query_params.get("subscriber", ""), request.query_params.get("days", "30")
         if not raw.isdigit() or not days_raw.isdigit() or not 1 <= int(days_raw) <= 366:
             raise ValidationError({"subscriber": ["Give a subscriber id and 1-366 days."]})
@@ -139,4 +136,4 @@ class RadiusActionListView(generics.ListAPIView[DisconnectRequest]):
     serializer_class = RadiusActionSerializer
 
     def get_queryset(self) -> Any:
-        return selectors.radius_actions_in_scope(user=_user(self.request))
+        return selectors.radius_actions_in_scope(user=cast(User, self.request.user))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from hierarchy import authority
 from hierarchy.models import Operator
 
 
@@ -121,6 +122,11 @@ class QuotaAlert(models.Model):
     def __str__(self) -> str:
         return f"{self.subscriber_id} {self.threshold}%"
 
+
+# Where each model's node path lives, for the scope gate (hierarchy.authority.restrict). A router is a Nas row.
+authority.scoped(Nas, path_field="owner__path")
+authority.scoped(DisconnectRequest, path_field="subscriber__owner__path", customer_field="subscriber__user_id")
+authority.scoped(QuotaAlert, path_field="subscriber__owner__path", customer_field="subscriber__user_id")
 
 # Router jobs, imported pools and read copies live beside the routers' code.
 from network.routers.models import RouterIpPool, RouterJob, RouterSnapshot  # noqa: E402

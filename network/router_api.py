@@ -1,4 +1,7 @@
-"""REST endpoints for routers and router jobs. Every router action answers 202 with a job to poll."""
+"""REST endpoints for routers and router jobs. Every router action answers 202 with a job to poll.
+
+Reads go through the scope gate (resellers see their subtree's routers, read-only); what a login may do
+is the role x action table, checked by the services (router_create, router_job_enqueue, ...)."""
 
 from __future__ import annotations
 
@@ -13,16 +16,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Role, User
+from accounts.models import User
 from config.crypto import secret_decrypt
-from hierarchy.models import Package, Subscriber
+from hierarchy import authority
+from hierarchy.authority import Act
+from hierarchy.models import Operator, Subscriber
 from network.models import Nas, NasType, RouterJob
+from network.routers.jobs import JOB_ACTS
 from network.routers.models import JobKind
-from network.routers.selectors import operator_of, operators_in_scope, router_jobs_in_scope, routers_in_scope
-from network.routers.services import JobConflict, JobNotOpen, router_create, router_job_cancel, router_job_enqueue
-
-# Support staff may look (test connection, live view) but not change a router.
-CHANGE_ROLES = frozenset({Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.MANAGER})
+from network.routers.selectors import router_jobs_in_scope, routers_in_scope
+from network.routers.services import (
+    JobConflict,
+    JobNotOpen,
+    router_create,
+    router_delete,
+    router_job_cancel,
+    router_job_enqueue,
+    router_update,
+)
 
 
 class Conflict(APIException):
@@ -42,17 +53,37 @@ class RouterSerializer(serializers.ModelSerializer[Nas]):
         read_only_fields = fields
 
 
+class PortField(serializers.IntegerField):
+    """An API port; the text form must be digits only (int() would accept "8728\r\n")."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and not data.isdigit():
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
 class RouterCreateSerializer(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField(max_length=80)
-    address = serializers.IPAddressField()
-    api_port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
+    # An IP address or a host name (resolved once, when registered); never trimmed, so a CR/LF is refused.
+    address = serializers.CharField(max_length=253, trim_whitespace=False)
+    api_port = PortField(min_value=1, max_value=65535, required=False)
     api_tls = serializers.BooleanField(default=False)
-    api_username = serializers.CharField(max_length=64)
+    api_username = serializers.CharField(max_length=64, trim_whitespace=False)
     api_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
     nas_type = serializers.ChoiceField(choices=NasType.choices, default=NasType.MIKROTIK)
     zone = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
     owner_id = serializers.IntegerField(required=False)
     uses_radius = serializers.BooleanField(default=True)
+
+
+class RouterUpdateSerializer(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(max_length=80, required=False)
+    address = serializers.CharField(max_length=253, trim_whitespace=False, required=False)
+    api_port = PortField(min_value=1, max_value=65535, required=False)
+    api_tls = serializers.BooleanField(required=False)
+    api_username = serializers.CharField(max_length=64, trim_whitespace=False, required=False)
+    api_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True, required=False)
+    zone = serializers.CharField(max_length=80, required=False, allow_blank=True)
 
 
 class RouterCreatedSerializer(RouterSerializer):
@@ -84,29 +115,30 @@ class ImportSerializer(serializers.Serializer[dict[str, Any]]):
     include_disabled = serializers.BooleanField(default=False)
     on_duplicate = serializers.ChoiceField(choices=["skip", "update"], default="skip")
     default_package_id = serializers.IntegerField(required=False, allow_null=True)
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True,
+        help_text="Paid-until of the imported customers (ISP admins only); without it they start expired.")
 
 
 class MigrateSerializer(serializers.Serializer[dict[str, Any]]):
     probe_username = serializers.CharField(max_length=64, required=False)
 
 
-def _user(request: Request) -> User:
-    return cast(User, request.user)
-
-
-def _router(request: Request, pk: int, *, change: bool) -> Nas:
-    nas = routers_in_scope(user=_user(request)).filter(pk=pk).first()
+def _router(request: Request, pk: int) -> Nas:
+    nas = routers_in_scope(user=cast(User, request.user)).filter(pk=pk).first()
     if nas is None:  # out of scope and missing look the same
         raise NotFound("No such router in your part of the tree.")
-    if change and _user(request).role not in CHANGE_ROLES:
-        raise PermissionDenied("Your role may look at routers but not change them.")
     return nas
 
 
-def _owner(request: Request, owner_id: int | None) -> Any:
+def _owner(request: Request, owner_id: int | None) -> Operator:
+    user = cast(User, request.user)
     if owner_id is None:
-        return operator_of(user=_user(request))
-    owner = operators_in_scope(user=_user(request)).filter(pk=owner_id).first()
+        node = authority.user_node(user=user)
+        if node is None:
+            raise PermissionDenied(authority.denial(Act.ROUTER_REGISTER))
+        return cast(Operator, node)
+    owner = authority.restrict(Operator.objects.all(), user, Act.NODE_VIEW).filter(pk=owner_id).first()
     if owner is None:
         raise ValidationError({"owner_id": ["No such node in your part of the tree."]})
     return owner
@@ -114,7 +146,7 @@ def _owner(request: Request, owner_id: int | None) -> Any:
 
 def _accepted(request: Request, nas: Nas, kind: str, params: dict[str, Any] | None = None) -> Response:
     try:
-        job = router_job_enqueue(nas=nas, kind=kind, created_by=_user(request), params=params)
+        job = router_job_enqueue(actor=request.user, nas=nas, kind=kind, params=params)
     except JobConflict as exc:
         raise Conflict(str(exc)) from exc
     return Response(RouterJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
@@ -124,51 +156,62 @@ class RouterListView(generics.ListAPIView[Nas]):
     serializer_class = RouterSerializer
 
     def get_queryset(self) -> Any:
-        return routers_in_scope(user=_user(self.request))
+        return routers_in_scope(user=cast(User, self.request.user))
 
     @extend_schema(request=RouterCreateSerializer, responses={201: RouterCreatedSerializer})
     def post(self, request: Request) -> Response:
-        if _user(request).role not in CHANGE_ROLES or operator_of(user=_user(request)) is None:
-            raise PermissionDenied("Your role may not register routers.")
+        authority.authorize(request.user, Act.ROUTER_REGISTER)  # before the body: a reseller learns nothing
         serializer = RouterCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         owner = _owner(request, data.pop("owner_id", None))
-        nas = router_create(owner=owner, **data)
+        nas = router_create(actor=request.user, owner=owner, **data)
         return Response(RouterCreatedSerializer(nas).data, status=status.HTTP_201_CREATED)
 
 
 class RouterDetailView(APIView):
     @extend_schema(responses=RouterSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(RouterSerializer(_router(request, pk, change=False)).data)
+        return Response(RouterSerializer(_router(request, pk)).data)
+
+    @extend_schema(request=RouterUpdateSerializer, responses=RouterSerializer)
+    def patch(self, request: Request, pk: int) -> Response:
+        nas = _router(request, pk)
+        authority.authorize(request.user, Act.ROUTER_REGISTER, node=nas.owner)
+        serializer = RouterUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        nas = router_update(actor=request.user, nas=nas, **serializer.validated_data)
+        return Response(RouterSerializer(nas).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        router_delete(actor=request.user, nas=_router(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class RouterActionView(APIView):
     """POST queues a job of `kind` on the router; the body depends on the kind."""
 
     kind: str = ""
-    change = True
 
     @extend_schema(request=None, responses={202: RouterJobSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        return _accepted(request, _router(request, pk, change=self.change), self.kind)
+        return _accepted(request, _router(request, pk), self.kind)
 
 
 class TestConnectionView(RouterActionView):
     kind = JobKind.TEST_CONNECTION
-    change = False
 
 
 class LiveView(RouterActionView):
     kind = JobKind.LIVE_VIEW
-    change = False
 
 
 class ProvisionView(APIView):
     @extend_schema(request=ProvisionSerializer, responses={202: RouterJobSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        nas = _router(request, pk, change=True)
+        nas = _router(request, pk)
+        authority.authorize(request.user, Act.ROUTER_OPERATE, node=nas.owner)
         serializer = ProvisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return _accepted(request, nas, JobKind.PROVISION, dict(serializer.validated_data))
@@ -177,29 +220,22 @@ class ProvisionView(APIView):
 class ImportView(APIView):
     @extend_schema(request=ImportSerializer, responses={202: RouterJobSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        nas = _router(request, pk, change=True)
+        nas = _router(request, pk)
+        authority.authorize(request.user, Act.ROUTER_IMPORT, node=nas.owner)
         serializer = ImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         params = dict(serializer.validated_data)
-        owner = _owner(request, params.get("owner_id"))
-        params["owner_id"] = owner.pk
-        # Master packages are the ISP's: only staff at the root may create them from router profiles.
-        at_root = bool(getattr(operator_of(user=_user(request)), "is_root", False))
-        params["create_packages"] = at_root
-        package_id = params.get("default_package_id")
-        if package_id is not None:
-            packages = Package.objects.filter(pk=package_id, retired=False)
-            if not at_root:
-                packages = packages.filter(assignments__operator=owner, assignments__active=True)
-            if not packages.exists():
-                raise ValidationError({"default_package_id": ["No such package offered by that node."]})
+        if params.get("expires_at") is not None:
+            params["expires_at"] = params["expires_at"].isoformat()
+        # The service decides what this login's import may do (packages, owner, expiries).
         return _accepted(request, nas, JobKind.IMPORT, params)
 
 
 class MigrateToRadiusView(APIView):
     @extend_schema(request=MigrateSerializer, responses={202: RouterJobSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        nas = _router(request, pk, change=True)
+        nas = _router(request, pk)
+        authority.authorize(request.user, Act.ROUTER_OPERATE, node=nas.owner)
         if nas.uses_radius:
             raise ValidationError({"non_field_errors": [f"Router {nas.name} already uses RADIUS."]})
         serializer = MigrateSerializer(data=request.data)
@@ -212,9 +248,10 @@ class SubscriberOnRouterView(APIView):
 
     @extend_schema(request=None, responses={202: RouterJobSerializer})
     def post(self, request: Request, pk: int, username: str) -> Response:
-        nas = _router(request, pk, change=True)
-        node = operator_of(user=_user(request))
-        if node is None or not Subscriber.objects.filter(username=username, owner__path__startswith=node.path).exists():
+        nas = _router(request, pk)
+        authority.authorize(request.user, Act.ROUTER_OPERATE, node=nas.owner)
+        customers = authority.restrict(Subscriber.objects.all(), request.user, Act.CUSTOMER_VIEW)
+        if not customers.filter(username=username).exists():
             return Response({"detail": "No such subscriber in your part of the tree.", "code": "not_found"},
                             status=status.HTTP_404_NOT_FOUND)
         if nas.uses_radius:
@@ -235,7 +272,7 @@ class RouterJobListView(generics.ListAPIView[RouterJob]):
     serializer_class = RouterJobSerializer
 
     def get_queryset(self) -> Any:
-        jobs = router_jobs_in_scope(user=_user(self.request))
+        jobs = router_jobs_in_scope(user=cast(User, self.request.user))
         router = self.request.query_params.get("router")
         return jobs.filter(nas_id=router) if router and router.isdigit() else jobs
 
@@ -244,17 +281,15 @@ class RouterJobDetailView(generics.RetrieveAPIView[RouterJob]):
     serializer_class = RouterJobSerializer
 
     def get_queryset(self) -> Any:
-        return router_jobs_in_scope(user=_user(self.request))
+        return router_jobs_in_scope(user=cast(User, self.request.user))
 
 
 class RouterJobCancelView(APIView):
     @extend_schema(request=None, responses={200: RouterJobSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        job = get_object_or_404(router_jobs_in_scope(user=_user(request)), pk=pk)
-        if _user(request).role not in CHANGE_ROLES:
-            raise PermissionDenied("Your role may not cancel router jobs.")
+        job = get_object_or_404(router_jobs_in_scope(user=cast(User, request.user)), pk=pk)
         try:
-            job = router_job_cancel(job=job, by=_user(request))
+            job = router_job_cancel(actor=request.user, job=job)
         except JobNotOpen as exc:
             raise Conflict(str(exc)) from exc
         return Response(RouterJobSerializer(job).data)
@@ -265,9 +300,9 @@ class RouterJobSnapshotView(APIView):
 
     @extend_schema(responses={(200, "text/csv"): str})
     def get(self, request: Request, pk: int, menu: str) -> HttpResponse:
-        job = get_object_or_404(router_jobs_in_scope(user=_user(request)), pk=pk)
-        if _user(request).role not in CHANGE_ROLES:
-            raise PermissionDenied("Your role may not read router copies.")
+        job = get_object_or_404(router_jobs_in_scope(user=cast(User, request.user)), pk=pk)
+        # A copy holds PPP passwords: only for those who may run the job that read it.
+        authority.authorize(request.user, JOB_ACTS[job.kind], node=job.nas.owner)
         snapshot = get_object_or_404(job.snapshots, menu=menu)
         response = HttpResponse(secret_decrypt(snapshot.csv_encrypted), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="router-{job.nas_id}-job-{job.pk}-{menu}.csv"'

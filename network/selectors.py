@@ -1,7 +1,9 @@
-"""Reads on NASes and RADIUS sessions, scoped by the caller's place in the role tree.
+"""Reads on NASes and RADIUS sessions, through the one scope gate (hierarchy.authority).
 
-Sessions live in the shared ``radius.radacct`` (the tenant's partition); every query names the
-current tenant and joins the tenant's own subscribers, so scope is a path prefix on their owner.
+Scope is the login's node's subtree plus the subtrees django-guardian grants it (``access_subtree``);
+what it may read there is the role x action table (NAS_VIEW, SESSIONS_VIEW). Sessions live in the shared
+``radius.radacct`` (the tenant's partition); every query names the current tenant and joins the tenant's
+own subscribers, so scope is a path prefix on their owner.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Role, User
-from hierarchy.models import Operator, Subscriber
+from hierarchy import authority
+from hierarchy.authority import Act
+from hierarchy.models import Subscriber
 from network.models import DisconnectRequest, Nas, QuotaAlert
 from tenants.db import schema_current
 
@@ -27,35 +31,31 @@ SESSION_COLUMNS = (
 )
 
 
-def user_node(*, user: User) -> Operator | None:
-    membership = getattr(user, "membership", None)
-    return membership.operator if membership is not None else None
-
-
 def nases_in_scope(*, user: User) -> QuerySet[Nas]:
-    node = user_node(user=user)
-    if node is None or user.role == Role.CUSTOMER:
-        return Nas.objects.none()
-    return Nas.objects.filter(owner__path__startswith=node.path).select_related("owner")
+    """NASes (and routers) of the login's scope, read-only for every role but the network's managers."""
+    return authority.restrict(Nas.objects.select_related("owner"), user, Act.NAS_VIEW)
 
 
 def subscribers_in_scope(*, user: User) -> QuerySet[Subscriber]:
-    if user.role == Role.CUSTOMER:
-        return Subscriber.objects.filter(user=user)
-    node = user_node(user=user)
-    if node is None:
-        return Subscriber.objects.none()
-    return Subscriber.objects.filter(owner__path__startswith=node.path)
+    """Customers whose sessions and usage the login may read (a customer: itself)."""
+    return authority.restrict(Subscriber.objects.all(), user, Act.SESSIONS_VIEW)
 
 
 def _scope_sql(user: User) -> tuple[str, list[Any]]:
+    """The SQL twin of ``authority.restrict`` for raw session queries (alias ``o``: the owner node)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return "false", []
     if user.role == Role.CUSTOMER:
         return "s.user_id = %s", [user.pk]
-    node = user_node(user=user)
-    if node is None:
+    if not authority.allowed(user, Act.SESSIONS_VIEW):
+        return "false", []
+    paths = authority.scope_paths(user=user)
+    if authority.covers_everything(paths):
+        return "true", []
+    if not paths:
         return "false", []
     # LIKE on the path prefix: '/' and digits only, no wildcard characters to escape.
-    return "o.path LIKE %s", [node.path + "%"]
+    return "(" + " OR ".join(["o.path LIKE %s"] * len(paths)) + ")", [path + "%" for path in paths]
 
 
 def sessions_in_scope(
@@ -109,9 +109,9 @@ def usage_daily(*, subscriber: Subscriber, since: date, until: date) -> list[dic
 
 
 def quota_alerts_in_scope(*, user: User, subscriber: Subscriber | None = None) -> QuerySet[QuotaAlert]:
-    alerts = QuotaAlert.objects.filter(subscriber__in=subscribers_in_scope(user=user)).select_related("subscriber")
+    alerts = authority.restrict(QuotaAlert.objects.select_related("subscriber"), user, Act.SESSIONS_VIEW)
     return alerts.filter(subscriber=subscriber) if subscriber is not None else alerts
 
 
 def radius_actions_in_scope(*, user: User) -> QuerySet[DisconnectRequest]:
-    return DisconnectRequest.objects.filter(subscriber__in=subscribers_in_scope(user=user)).select_related("nas")
+    return authority.restrict(DisconnectRequest.objects.select_related("nas"), user, Act.SESSIONS_VIEW)

@@ -1,5 +1,10 @@
 """Writes on NASes and RADIUS actions.
 
+The network belongs to the ISP: registering, changing or removing a NAS is ``Act.NAS_REGISTER`` (ISP
+admins, and logins granted ``hierarchy.manage_network`` on the ISP's node), checked here against the
+required ``actor``. A NAS address passes the egress guard (network.egress): the platform sends CoA /
+Disconnect there, so loopback, link-local and the platform's own networks are refused.
+
 A tenant's ``Nas`` rows are mirrored into the shared registry ``radius.nas`` in the same
 transaction (FreeRADIUS's dynamic clients read it, so a change needs no reload). The registry's
 UNIQUE(address) is what keeps a NAS address platform-wide unique: two ISPs racing for one
@@ -15,7 +20,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from hierarchy.authority import Act, authorize
 from hierarchy.models import Operator, Subscriber
+from network import egress
 from network.models import DisconnectRequest, Nas, NasType, RadiusActionKind
 from tenants.db import schema_current, violated_constraint
 
@@ -30,8 +37,9 @@ def _clean(*, name: str, address: str, secret: str, coa_port: int, nas_type: str
     try:
         parsed = ipaddress.ip_address(str(address).strip())
         address = str(parsed)
-        if parsed.is_unspecified or parsed.is_multicast:
-            errors["address"] = "Enter the NAS's own unicast address."
+        reason = egress.refusal(parsed)
+        if reason is not None:
+            errors["address"] = f"{address} is {reason}; the platform does not send RADIUS requests there."
     except ValueError:
         errors["address"] = "Enter a valid IPv4 or IPv6 address."
     if not 6 <= len(secret) <= 128 or not secret.isprintable():
@@ -80,6 +88,7 @@ def _save(nas: Nas, *, old_address: str | None) -> Nas:
 
 def nas_create(
     *,
+    actor: Any,
     owner: Operator,
     name: str,
     address: str,
@@ -90,14 +99,16 @@ def nas_create(
     uses_radius: bool = True,
 ) -> Nas:
     """Register a NAS of this ISP; FreeRADIUS answers it from its next packet on."""
+    authorize(actor, Act.NAS_REGISTER, node=owner)
     name, address = _clean(name=name, address=address, secret=secret, coa_port=coa_port, nas_type=nas_type)
     nas = Nas(name=name, address=address, secret=secret, nas_type=nas_type, coa_port=coa_port, zone=zone,
               owner=owner, uses_radius=uses_radius)
     return _save(nas, old_address=None)
 
 
-def nas_update(*, nas: Nas, **changes: Any) -> Nas:
+def nas_update(*, actor: Any, nas: Nas, **changes: Any) -> Nas:
     """Change a NAS (address, secret, ports...); the registry follows in the same transaction."""
+    authorize(actor, Act.NAS_REGISTER, node=nas.owner)
     allowed = {"name", "address", "secret", "nas_type", "coa_port", "zone", "uses_radius"}
     unknown = set(changes) - allowed
     if unknown:
@@ -110,7 +121,8 @@ def nas_update(*, nas: Nas, **changes: Any) -> Nas:
     return _save(nas, old_address=old_address)
 
 
-def nas_delete(*, nas: Nas) -> None:
+def nas_delete(*, actor: Any, nas: Nas) -> None:
+    authorize(actor, Act.NAS_REGISTER, node=nas.owner)
     with transaction.atomic():
         _registry_remove(address=nas.address)
         nas.delete()
@@ -198,11 +210,13 @@ def subscriber_disconnect(*, subscriber: Subscriber) -> list[DisconnectRequest]:
 
 
 def session_disconnect(
-    *, subscriber: Subscriber, username: str, nas_address: str, acct_session_id: str
+    *, actor: Any, subscriber: Subscriber, username: str, nas_address: str, acct_session_id: str
 ) -> DisconnectRequest:
     """Drop one live session (the panel's Disconnect button): a Disconnect-Request to its NAS after
     the caller's transaction commits, logged and retried like the others."""
     from network.tasks import radius_action_send
+
+    authorize(actor, Act.SESSION_DISCONNECT, node=subscriber.owner)
 
     action = DisconnectRequest.objects.create(
         kind=RadiusActionKind.DISCONNECT, subscriber=subscriber, username=username,

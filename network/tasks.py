@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 
 from network.models import DisconnectRequest, RadiusActionKind, RadiusActionStatus
-from network.radius.coa import NasUnreachable, coa_send
+from network.radius.coa import NasAddressRefused, NasUnreachable, coa_send
 from tenants.models import Tenant, TenantStatus
 from tenants.tasks import tenant_task
 
@@ -34,6 +34,10 @@ def radius_action_send(action_id: int) -> str:
             session_id=action.acct_session_id, attributes=action.attributes,
             timeout=settings.RADIUS_COA_TIMEOUT, retries=1,
         )
+    except NasAddressRefused as exc:  # the egress guard: nothing was sent, and a retry would be refused too
+        action.status, action.last_error = RadiusActionStatus.FAILED, str(exc)[:255]
+        action.save(update_fields=["status", "last_error", "updated"])
+        return str(action.status)
     except NasUnreachable as exc:
         action.last_error = str(exc)[:255]
         if action.attempts >= MAX_ATTEMPTS:

@@ -1,6 +1,6 @@
 """Panel pages for network data: who is online (with Disconnect), one customer's sessions, daily
-usage chart and quota alerts. Server-rendered; scoped by the role tree through network.selectors,
-exactly as the API (outside your subtree: 404)."""
+usage chart and quota alerts. Server-rendered; scoped by the one scope gate through network.selectors,
+exactly as the API (outside your scope: 404; an action your role may not do: a message)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -17,21 +18,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from hierarchy import authority
+from hierarchy.authority import Act
 from hierarchy.models import Subscriber
-from hierarchy.permissions import Action, Kind, can
 from network import selectors, services
 from network.models import Nas
 
 USAGE_DAYS = 30
 
 
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
 def _may_disconnect(user: User) -> bool:
-    """Dropping a customer's session is a change to that customer."""
-    return can(user, Kind.CUSTOMER, Action.UPDATE)
+    return authority.allowed(user, Act.SESSION_DISCONNECT)
 
 
 def _with_nas_names(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -46,7 +43,7 @@ def _with_nas_names(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @login_required
 def online(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = cast(User, request.user)
     rows = _with_nas_names(selectors.sessions_in_scope(user=user, online=True))
     return render(request, "portal/network/online.html", {"sessions": rows, "may_disconnect": _may_disconnect(user)})
 
@@ -54,29 +51,32 @@ def online(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def session_disconnect(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = cast(User, request.user)
     found = selectors.sessions_in_scope(user=user, online=True, session_pk=pk, limit=1)
     if not found:
         raise Http404("No such live session in your part of the tree.")
-    if not _may_disconnect(user):
-        messages.error(request, "Your role cannot disconnect customers.")
-        return HttpResponseRedirect(reverse("network_panel:online"), status=303)
     session = found[0]
-    subscriber = get_object_or_404(selectors.subscribers_in_scope(user=user), pk=session["subscriber_id"])
-    with transaction.atomic():
-        services.session_disconnect(
-            subscriber=subscriber,
-            username=session["username"],
-            nas_address=session["nas_address"],
-            acct_session_id=session["session_id"],
-        )
+    subscriber = get_object_or_404(selectors.subscribers_in_scope(user=user).select_related("owner"),
+                                   pk=session["subscriber_id"])
+    try:
+        with transaction.atomic():
+            services.session_disconnect(
+                actor=user,
+                subscriber=subscriber,
+                username=session["username"],
+                nas_address=session["nas_address"],
+                acct_session_id=session["session_id"],
+            )
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(reverse("network_panel:online"), status=303)
     messages.success(request, f"Disconnect sent for {session['username']} on {session['nas_address']}.")
     return HttpResponseRedirect(reverse("network_panel:online"), status=303)
 
 
 @login_required
 def customer(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = cast(User, request.user)
     subscriber: Subscriber = get_object_or_404(
         selectors.subscribers_in_scope(user=user).select_related("package", "owner"), pk=pk
     )
@@ -106,5 +106,5 @@ def customer(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def quota_alerts(request: HttpRequest) -> HttpResponse:
-    alerts = selectors.quota_alerts_in_scope(user=_user(request))[:200]
+    alerts = selectors.quota_alerts_in_scope(user=cast(User, request.user))[:200]
     return render(request, "portal/network/quota_alerts.html", {"alerts": alerts})

@@ -103,7 +103,9 @@ def celery_worker_process(django_db_setup: None) -> Iterator[subprocess.Popen[by
     worker = subprocess.Popen(
         [processes.python(), "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--loglevel",
          "WARNING", "--hostname", f"test-{processes.free_port()}@%h", "--without-gossip", "--without-mingle"],
-        cwd=processes.BASE_DIR, env=processes.child_env(),
+        # The suite's fake routers and NASes listen on loopback: the worker may reach them (the egress guard
+        # refuses loopback by default; in-process tests allow it per test).
+        cwd=processes.BASE_DIR, env=processes.child_env(BACKHAUL_EGRESS_ALLOW="127.0.0.0/8"),
     )
     yield worker
     processes.stop(worker)

@@ -2,6 +2,7 @@
 
 ``sql`` holds the shared-schema DDL and every query FreeRADIUS runs; ``tenant_sql`` the per-tenant
 views; ``config``/``sites`` write a standalone config directory for ``freeradius -f -d DIR``;
-``coa`` sends RFC 5176 requests. Those are plain Python (no Django import). The package is also the
+``coa`` sends RFC 5176 requests (through the egress guard, which reads Django settings). The others
+are plain Python (no Django import). The package is also the
 SHARED Django app ``radius_registry`` (``apps.py``, ``migrations/``) that creates the schema.
 """

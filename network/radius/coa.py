@@ -1,4 +1,8 @@
-"""RFC 5176 Disconnect-Request and CoA-Request to a NAS (pyrad)."""
+"""RFC 5176 Disconnect-Request and CoA-Request to a NAS (pyrad).
+
+The NAS address is the tenant's to choose, so it passes the egress guard (network.egress) first: the
+request goes only to the checked address, never to loopback, link-local or the platform's own networks.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from pathlib import Path
 from pyrad import packet
 from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
+
+from network.egress import EgressRefused, resolve
 
 DICTIONARY = Path(__file__).with_name("dictionary")
 
@@ -29,6 +35,10 @@ class NasUnreachable(Exception):
     """No answer from the NAS (retry later)."""
 
 
+class NasAddressRefused(Exception):
+    """The egress guard refuses the NAS's address; nothing was sent and retrying will not help."""
+
+
 def coa_send(
     *,
     address: str,
@@ -41,7 +51,13 @@ def coa_send(
     timeout: float = 2.0,
     retries: int = 2,
 ) -> CoaResult:
-    """Send one request; ACK → acked, NAK → not acked with its Error-Cause; silence raises."""
+    """Send one request; ACK → acked, NAK → not acked with its Error-Cause; silence raises NasUnreachable,
+    a refused address NasAddressRefused."""
+    try:
+        destination = resolve(address, port, what="NAS")
+    except (EgressRefused, ValueError) as exc:
+        raise NasAddressRefused(getattr(exc, "message", str(exc))) from exc
+    address = str(destination.address)
     client = Client(server=address, secret=secret.encode(), dict=dictionary(), coaport=port)
     client.timeout = timeout
     client.retries = retries

@@ -2,6 +2,7 @@
 
 from network.routeros.client import RouterClient, menu_path
 from network.routeros.errors import (
+    RouterAddressRefused,
     RouterAuthFailed,
     RouterCommandFailed,
     RouterError,
@@ -29,6 +30,7 @@ __all__ = [
     "PppProfile",
     "PppSecret",
     "PppSession",
+    "RouterAddressRefused",
     "RouterAuthFailed",
     "RouterClient",
     "RouterCommandFailed",

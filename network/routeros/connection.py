@@ -22,7 +22,8 @@ from librouteros.exceptions import (
 from librouteros.login import plain
 from librouteros.protocol import ApiProtocol
 
-from network.routeros.errors import RouterAuthFailed, RouterUnreachable
+from network.egress import EgressRefused, tcp_connect
+from network.routeros.errors import RouterAddressRefused, RouterAuthFailed, RouterUnreachable
 
 API_PORT = 8728
 API_SSL_PORT = 8729
@@ -138,9 +139,14 @@ def is_network_error(exc: BaseException) -> bool:
 
 
 def open_session(endpoint: RouterEndpoint) -> Api:
-    """Connect and log in once; raises RouterUnreachable or RouterAuthFailed."""
+    """Connect and log in once; raises RouterAddressRefused (the egress guard: the host resolves to an
+    address the platform does not connect to), RouterUnreachable or RouterAuthFailed."""
     try:
-        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=endpoint.connect_timeout)
+        sock = tcp_connect(endpoint.host, endpoint.port, timeout=endpoint.connect_timeout, what="Router")
+    except EgressRefused as exc:
+        raise RouterAddressRefused(exc.message, address=endpoint.address) from exc
+    except ValueError as exc:  # CR, LF or NUL in the host
+        raise RouterAddressRefused(str(exc), address=endpoint.address) from exc
     except OSError as exc:
         raise unreachable(endpoint, exc, phase="connect") from exc
     try:

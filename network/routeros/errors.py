@@ -16,6 +16,11 @@ class RouterUnreachable(RouterError):
     """No API session: refused, timed out, dropped, TLS failure or not a RouterOS API port."""
 
 
+class RouterAddressRefused(RouterError):
+    """The egress guard (network.egress) refuses the router's address: no connection was attempted and
+    retrying will not help."""
+
+
 class RouterAuthFailed(RouterError):
     """The router rejected the API user name or password."""
 

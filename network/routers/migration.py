@@ -15,8 +15,8 @@ from network.models import Nas
 from network.routeros import RouterError, RouterUnreachable
 from network.routeros.records import text
 from network.routers.connect import RecordingRouterClient
+from network.routers.jobs import JobContext, JobInputError, StepFailed
 from network.routers.radius_probe import RadiusProbeFailed, radius_probe_configured
-from network.routers.runner import JobContext, JobInputError, StepFailed
 
 CHUNK = 500
 

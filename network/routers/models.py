@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from hierarchy import authority
+
 
 class JobKind(models.TextChoices):
     TEST_CONNECTION = "test_connection", "Test connection"
@@ -114,3 +116,9 @@ class RouterSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.menu} ({self.rows} rows) of job {self.job_id}"
+
+
+# The scope gate (hierarchy.authority.restrict): a job, a pool or a copy belongs to its router's owner.
+authority.scoped(RouterJob, path_field="nas__owner__path")
+authority.scoped(RouterIpPool, path_field="nas__owner__path")
+authority.scoped(RouterSnapshot, path_field="job__nas__owner__path")

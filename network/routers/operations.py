@@ -7,7 +7,7 @@ from typing import Any
 
 from network.models import Nas
 from network.routeros import RouterItemNotFound
-from network.routers.runner import JobContext, JobInputError
+from network.routers.jobs import JobContext, JobInputError
 
 
 def test_connection(context: JobContext) -> dict[str, Any]:

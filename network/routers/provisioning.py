@@ -17,7 +17,7 @@ from network.models import Nas
 from network.routeros import RouterError, RouterUnreachable
 from network.routeros.records import text
 from network.routers.connect import RecordingRouterClient
-from network.routers.runner import JobContext, StepFailed
+from network.routers.jobs import JobContext, StepFailed
 from tenants.db import schema_current
 from tenants.models import Tenant
 

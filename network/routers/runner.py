@@ -8,70 +8,22 @@ asked for is dropped until the attempts run out or someone cancels it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from hierarchy.authority import authorize
 from network.models import Nas, RouterJob, RouterStatus
-from network.routeros import RouterError, RouterUnreachable
+from network.routeros import RouterAddressRefused, RouterError, RouterUnreachable
 from network.routers.connect import RecordingRouterClient, router_client_for
+from network.routers.handlers import HANDLERS
+from network.routers.jobs import JOB_ACTS, Handler, JobCancelled, JobContext, JobInputError, StepFailed, job_actor
 from network.routers.models import OPEN_STATUSES, JobStatus
-
-
-class JobCancelled(Exception):
-    """Someone cancelled the job while it ran; stop at the next step boundary."""
-
-
-class JobInputError(Exception):
-    """The job's parameters or our data make it impossible; retrying will not help."""
-
-
-class StepFailed(Exception):
-    """A numbered step of a multi-step job failed; `step` names it for the operator."""
-
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(f"Step '{step}' failed: {message}")
-        self.step = step
-        self.message = message
-
-
-@dataclass
-class JobContext:
-    job: RouterJob
-    client_factory: Callable[..., RecordingRouterClient] = router_client_for
-    _clients: list[RecordingRouterClient] = field(default_factory=list)
-
-    @property
-    def nas(self) -> Nas:
-        return self.job.nas
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.job.params or {})
-
-    def client(self, *, dry_run: bool = False) -> RecordingRouterClient:
-        client = self.client_factory(self.nas, dry_run=dry_run)
-        self._clients.append(client)
-        return client
-
-    def progress(self, percent: int, message: str) -> None:
-        """Record progress, and stop here if the job was cancelled meanwhile."""
-        updated = RouterJob.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).update(
-            progress=max(0, min(100, percent)), progress_message=message[:200]
-        )
-        if not updated:
-            raise JobCancelled()
-
-    def close(self) -> None:
-        for client in self._clients:
-            client.close()
-
-
-Handler = Callable[[JobContext], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -119,8 +71,6 @@ def _mark_router(nas: Nas, status: str) -> None:
 def router_job_execute(*, job_id: int, handlers: dict[str, Handler] | None = None,
                        client_factory: Callable[..., RecordingRouterClient] | None = None) -> JobOutcome:
     """Run one attempt of a job; the caller schedules `retry_in` when it is set."""
-    from network.routers.handlers import HANDLERS
-
     job = _claim(job_id)
     if job is None:
         current = RouterJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
@@ -128,6 +78,8 @@ def router_job_execute(*, job_id: int, handlers: dict[str, Handler] | None = Non
     context = JobContext(job=job, client_factory=client_factory or router_client_for)
     handler = (handlers or HANDLERS)[job.kind]
     try:
+        # As the login that queued it, as it may act now (its role or grant may have changed meanwhile).
+        authorize(job_actor(job), JOB_ACTS[job.kind], node=job.nas.owner)
         result = handler(context)
     except JobCancelled:
         return JobOutcome(JobStatus.CANCELLED)
@@ -143,8 +95,12 @@ def router_job_execute(*, job_id: int, handlers: dict[str, Handler] | None = Non
             )
             return JobOutcome(JobStatus.QUEUED, delay) if updated else JobOutcome(JobStatus.CANCELLED)
         return _finish(job, JobStatus.FAILED, error=f"{exc.message}. Gave up after {job.attempts} attempts.")
+    except RouterAddressRefused as exc:  # the egress guard: nothing was sent; a retry would be refused too
+        return _finish(job, JobStatus.FAILED, error=exc.message)
     except StepFailed as exc:
         return _finish(job, JobStatus.FAILED, error=exc.message, failed_step=exc.step[:120])
+    except PermissionDenied as exc:
+        return _finish(job, JobStatus.FAILED, error=f"Refused: {exc}")
     except (RouterError, JobInputError) as exc:
         if isinstance(exc, RouterError):
             _mark_router(job.nas, RouterStatus.ONLINE)

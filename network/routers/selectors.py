@@ -1,39 +1,22 @@
-"""Reads on routers and router jobs, always within the caller's part of the role tree."""
+"""Reads on routers and router jobs, through the one scope gate (hierarchy.authority.restrict): a login
+sees the routers of its scope (its subtree and guardian-granted subtrees) if its role may see routers."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
-from accounts.models import Role, User
-from hierarchy.models import Operator
-from hierarchy.selectors import user_node
+from hierarchy import authority
+from hierarchy.authority import Act
 from network.models import Nas, RouterJob
 
-# Who may see and act on routers; the others (customers, card distributors, accountants) see none.
-ROUTER_ROLES = frozenset({Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.MANAGER, Role.SUPPORT})
+
+def routers_in_scope(*, user: Any) -> QuerySet[Nas]:
+    """Routers owned by a node of the login's scope (the ISP's root sees every router)."""
+    return authority.restrict(Nas.objects.select_related("owner"), user, Act.ROUTER_VIEW)
 
 
-def operator_of(*, user: User) -> Operator | None:
-    """The node the user acts for, or None when it may not act on routers at all."""
-    if user.role not in ROUTER_ROLES:
-        return None
-    return user_node(user=user)
-
-
-def operators_in_scope(*, user: User) -> QuerySet[Operator]:
-    node = operator_of(user=user)
-    if node is None:
-        return Operator.objects.none()
-    return Operator.objects.filter(path__startswith=node.path)
-
-
-def routers_in_scope(*, user: User) -> QuerySet[Nas]:
-    """Routers owned by the user's node or any node below it (the ISP root sees every router)."""
-    node = operator_of(user=user)
-    if node is None:
-        return Nas.objects.none()
-    return Nas.objects.filter(owner__path__startswith=node.path).select_related("owner")
-
-
-def router_jobs_in_scope(*, user: User) -> QuerySet[RouterJob]:
-    return RouterJob.objects.filter(nas__in=routers_in_scope(user=user)).select_related("nas", "created_by")
+def router_jobs_in_scope(*, user: Any) -> QuerySet[RouterJob]:
+    return authority.restrict(RouterJob.objects.select_related("nas", "nas__owner", "created_by"), user,
+                              Act.ROUTER_VIEW)

@@ -17,6 +17,7 @@ from network.routers.services import router_create
 from tests.routeros.fake_server import FakeRouter, FakeUser
 from tests.support.personas import Isp
 
+LOOPBACK = "127.0.0.0/8"
 API_USER = FakeUser("backhaul", "api-pass-1", "full")
 READ_ONLY_USER = FakeUser("auditor", "look-only", "read")
 
@@ -30,7 +31,14 @@ def next_address() -> str:
 
 
 @pytest.fixture
-def fake_router() -> Iterator[Callable[..., FakeRouter]]:
+def loopback_egress(settings: Any) -> None:
+    """The fake routers listen on loopback, which the egress guard refuses unless the platform allows it:
+    tests that talk to one allow it explicitly (tests/authority/test_network.py proves the default)."""
+    settings.BACKHAUL_EGRESS_ALLOW = [*settings.BACKHAUL_EGRESS_ALLOW, LOOPBACK]
+
+
+@pytest.fixture
+def fake_router(loopback_egress: None) -> Iterator[Callable[..., FakeRouter]]:
     started: list[FakeRouter] = []
 
     def start(router_class: type[FakeRouter] = FakeRouter, **options: Any) -> FakeRouter:
@@ -48,7 +56,7 @@ def nas_for(isp: Isp, router: FakeRouter, *, owner: Operator | None = None, user
             name: str = "core-1", uses_radius: bool = True) -> Nas:
     with schema_context(isp.schema):
         return router_create(
-            owner=owner or isp.root, name=name, address=router.host, api_port=router.port,
+            actor=isp.admin, owner=owner or isp.root, name=name, address=router.host, api_port=router.port,
             api_username=user.name, api_password=user.password, uses_radius=uses_radius,
         )
 

@@ -41,8 +41,8 @@ def _job(isp, response) -> RouterJob:
 
 
 def test_create_router_stores_the_password_encrypted_and_generates_a_secret(alpha):
-    api = Api(alpha, alpha.reseller_user)
-    address = next_address()
+    api = Api(alpha, alpha.admin)
+    address = "198.51.100.21"
     response = api.post("/api/v1/routers/", {
         "name": "tower-7", "address": address, "api_username": "backhaul", "api_password": "p@ss word",
         "owner_id": alpha.sub_reseller.pk, "uses_radius": False,
@@ -59,11 +59,18 @@ def test_create_router_stores_the_password_encrypted_and_generates_a_secret(alph
     again = api.post("/api/v1/routers/", {"name": "dup", "address": address, "api_username": "a",
                                           "api_password": "b"})
     assert again.status_code == 400 and again.json()["errors"]["address"]
-    outside = api.post("/api/v1/routers/", {"name": "x", "address": next_address(), "api_username": "a",
-                                            "api_password": "b", "owner_id": alpha.sibling.pk})
+    outside = api.post("/api/v1/routers/", {"name": "x", "address": "198.51.100.22", "api_username": "a",
+                                            "api_password": "b", "owner_id": 999999})
     assert outside.status_code == 400 and "owner_id" in outside.json()["errors"]
-    bad = api.post("/api/v1/routers/", {"name": "x", "address": "not-an-ip", "api_username": "a"})
-    assert bad.status_code == 400 and {"address", "api_password"} <= set(bad.json()["errors"])
+    bad = api.post("/api/v1/routers/", {"name": "x", "address": "not a host!", "api_username": "a"})
+    assert bad.status_code == 400 and {"api_password"} <= set(bad.json()["errors"])
+    bad = api.post("/api/v1/routers/", {"name": "x", "address": "not a host!", "api_username": "a",
+                                        "api_password": "b"})
+    assert bad.status_code == 400 and "address" in bad.json()["errors"]
+    # The network is the ISP's: a reseller may not register one, even under its own node.
+    refused = Api(alpha, alpha.reseller_user).post("/api/v1/routers/", {
+        "name": "x", "address": "198.51.100.23", "api_username": "a", "api_password": "b"})
+    assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
 
 
 def test_customer_cannot_register_or_see_routers(alpha, fake_router):
@@ -136,19 +143,21 @@ def test_live_view_and_suspend_reactivate_on_a_non_radius_router(alpha, fake_rou
     assert live.result["hotspot_hosts"][0]["mac_address"] == "DE:AD:BE:EF:00:01"
     assert live.result["resource"]["cpu_load"] == 3
 
-    job = _job(alpha, sub.post(f"/api/v1/routers/{nas.pk}/subscribers/carol/suspend/"))
+    # Suspending on the router changes the router: the ISP's (Act.ROUTER_OPERATE), not the sub-reseller's.
+    assert sub.post(f"/api/v1/routers/{nas.pk}/subscribers/carol/suspend/").status_code == 403
+    admin = Api(alpha, alpha.admin)
+    job = _job(alpha, admin.post(f"/api/v1/routers/{nas.pk}/subscribers/carol/suspend/"))
     assert job.status == JobStatus.SUCCEEDED and job.result["sessions_ended"] == 1
     carol = next(r for r in router.rows("/ppp/secret") if r["name"] == "carol")
     assert carol["disabled"] == "true"
     assert [s["name"] for s in router.rows("/ppp/active")] == ["sub00000", "sub00001"]
-    job = _job(alpha, sub.post(f"/api/v1/routers/{nas.pk}/subscribers/carol/reactivate/"))
+    job = _job(alpha, admin.post(f"/api/v1/routers/{nas.pk}/subscribers/carol/reactivate/"))
     assert job.status == JobStatus.SUCCEEDED
     assert next(r for r in router.rows("/ppp/secret") if r["name"] == "carol")["disabled"] == "false"
-    # Not the sibling's customer, and not a subscriber of a RADIUS router through this path.
-    assert Api(alpha, alpha.reseller_user).post(
-        f"/api/v1/routers/{nas.pk}/subscribers/nobody/suspend/").status_code == 404
+    # No such customer, and not a subscriber of a RADIUS router through this path.
+    assert admin.post(f"/api/v1/routers/{nas.pk}/subscribers/nobody/suspend/").status_code == 404
     radius_nas = nas_for(alpha, fake_router(), owner=alpha.sub_reseller, name="radius-bng")
-    refused = sub.post(f"/api/v1/routers/{radius_nas.pk}/subscribers/carol/suspend/")
+    refused = admin.post(f"/api/v1/routers/{radius_nas.pk}/subscribers/carol/suspend/")
     assert refused.status_code == 400 and "uses RADIUS" in refused.json()["detail"]
 
 
@@ -223,8 +232,8 @@ def test_router_addresses_are_unique_across_isps_even_without_radius(alpha, beta
     from network.routers.services import router_create
 
     with schema_context(alpha.schema):
-        router_create(owner=alpha.root, name="edge", address="198.51.100.77", api_username="api",
+        router_create(actor=alpha.admin, owner=alpha.root, name="edge", address="198.51.100.77", api_username="api",
                       api_password="pw-123456", uses_radius=False)
     with schema_context(beta.schema), pytest.raises(ValidationError, match="already registered"):
-        router_create(owner=beta.root, name="edge", address="198.51.100.77", api_username="api",
+        router_create(actor=beta.admin, owner=beta.root, name="edge", address="198.51.100.77", api_username="api",
                       api_password="pw-123456", uses_radius=False)

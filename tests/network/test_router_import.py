@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def _import(isp, nas, **params) -> RouterJob:
     params.setdefault("owner_id", isp.sub_reseller.pk)
     with schema_context(isp.schema):
-        job = router_job_enqueue(nas=nas, kind=JobKind.IMPORT, created_by=isp.admin, params=params)
+        job = router_job_enqueue(actor=isp.admin, nas=nas, kind=JobKind.IMPORT, params=params)
     run_job(isp, job.pk)
     with schema_context(isp.schema):
         return RouterJob.objects.get(pk=job.pk)

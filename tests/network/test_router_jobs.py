@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def _enqueue(isp, nas, kind=JobKind.PROVISION, **params) -> RouterJob:
     with schema_context(isp.schema):
-        return router_job_enqueue(nas=nas, kind=kind, created_by=isp.admin, params=params)
+        return router_job_enqueue(actor=isp.admin, nas=nas, kind=kind, params=params)
 
 
 def _reload(isp, job) -> RouterJob:
@@ -72,7 +72,7 @@ def test_cancel_stops_a_job_waiting_for_its_retry(alpha, fake_router):
     job = _enqueue(alpha, nas)
     run_job(alpha, job.pk)
     with schema_context(alpha.schema):
-        router_job_cancel(job=job, by=alpha.admin)
+        router_job_cancel(actor=alpha.admin, job=job)
     router.set_unreachable(False)
     assert run_job(alpha, job.pk).status == JobStatus.CANCELLED
     assert _reload(alpha, job).attempts == 1
@@ -89,7 +89,7 @@ def test_cancel_while_running_stops_at_the_next_step(alpha, fake_router):
 
     def cancel_then_provision(context):
         with schema_context(alpha.schema):
-            router_job_cancel(job=context.job, by=alpha.admin)
+            router_job_cancel(actor=alpha.admin, job=context.job)
         return provision(context)
 
     with schema_context(alpha.schema):

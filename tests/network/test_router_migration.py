@@ -35,14 +35,14 @@ def _prepared(alpha, router, settings, responder) -> Nas:
     responder.clients[nas.address] = nas.secret
     responder.users["carol"] = "pppoe-secret"
     with schema_context(alpha.schema):
-        job = router_job_enqueue(nas=nas, kind=JobKind.PROVISION, created_by=alpha.admin)
+        job = router_job_enqueue(actor=alpha.admin, nas=nas, kind=JobKind.PROVISION)
     run_job(alpha, job.pk)
     return nas
 
 
 def _migrate(alpha, nas, **params) -> RouterJob:
     with schema_context(alpha.schema):
-        job = router_job_enqueue(nas=nas, kind=JobKind.MIGRATE_TO_RADIUS, created_by=alpha.admin, params=params)
+        job = router_job_enqueue(actor=alpha.admin, nas=nas, kind=JobKind.MIGRATE_TO_RADIUS, params=params)
     run_job(alpha, job.pk)
     with schema_context(alpha.schema):
         return RouterJob.objects.get(pk=job.pk)

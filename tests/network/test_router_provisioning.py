@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def _provision(alpha, nas, **params) -> RouterJob:
     with schema_context(alpha.schema):
-        job = router_job_enqueue(nas=nas, kind=JobKind.PROVISION, created_by=alpha.admin, params=params)
+        job = router_job_enqueue(actor=alpha.admin, nas=nas, kind=JobKind.PROVISION, params=params)
     run_job(alpha, job.pk)
     with schema_context(alpha.schema):
         return RouterJob.objects.get(pk=job.pk)

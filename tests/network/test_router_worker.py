@@ -115,8 +115,8 @@ def test_a_job_that_never_reached_the_queue_is_resumed(beta, celery_worker_proce
     try:
         with django_db_blocker.unblock(), schema_context(beta.schema):
             # As if the broker was down when the request committed: a queued row and no message.
-            lost = RouterJob.objects.create(nas=nas, kind=JobKind.TEST_CONNECTION)
-            fresh = RouterJob.objects.create(nas=nas, kind=JobKind.LIVE_VIEW)
+            lost = RouterJob.objects.create(nas=nas, kind=JobKind.TEST_CONNECTION, created_by=beta.admin)
+            fresh = RouterJob.objects.create(nas=nas, kind=JobKind.LIVE_VIEW, created_by=beta.admin)
             RouterJob.objects.filter(pk=lost.pk).update(created=timezone.now() - timedelta(minutes=30))
             assert router_jobs_resume(idle=timedelta(minutes=10)) == [lost.pk]
         done = _wait(beta, lost.pk, django_db_blocker, until=lambda j: not j.is_open)

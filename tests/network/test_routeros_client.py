@@ -23,6 +23,9 @@ from network.routeros.rates import parse_pool_ranges, parse_rate_limit
 from tests.routeros.fake_server import FakeRouter, FakeUser
 from tests.routeros.seed import seed_isp
 
+# The fake router listens on loopback: allowed explicitly (the egress guard refuses it by default).
+pytestmark = pytest.mark.usefixtures("loopback_egress")
+
 ADMIN = FakeUser("backhaul", "s3cret", "full")
 OPERATOR = FakeUser("noc", "w-pass", "write")
 AUDITOR = FakeUser("auditor", "look-only", "read")

@@ -15,8 +15,10 @@ import pytest
 import pytest_django.fixtures as pytest_django_fixtures
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from hierarchy.models import ConnectionType, Operator, Package, Subscriber
 from network.services import nas_create
 from tenants.models import Tenant
@@ -34,6 +36,17 @@ def _databases_with_default(items: Any) -> tuple[set[str], set[str]]:
 # the FreeRADIUS tests do not (they commit), so a run of only them must still get it.
 _original_databases_for_setup = pytest_django_fixtures._get_databases_for_setup
 pytest_django_fixtures._get_databases_for_setup = _databases_with_default
+
+# The fake NASes answer CoA on loopback, which the egress guard refuses unless the platform allows it.
+LOOPBACK = "127.0.0.0/8"
+
+
+@pytest.fixture(autouse=True)
+def loopback_egress(settings: Any) -> None:
+    """Every RADIUS test talks to NASes on 127.0.0.x: allow loopback explicitly, per test (the celery worker
+    of the suite is started with the same allowance, tests/conftest.py)."""
+    settings.BACKHAUL_EGRESS_ALLOW = [*settings.BACKHAUL_EGRESS_ALLOW, LOOPBACK]
+
 
 # Seconds a NAS definition is cached by FreeRADIUS before radius.nas is read again.
 NAS_CACHE_SECONDS = 2
@@ -67,8 +80,8 @@ def radius_db(django_db_setup: None, django_db_blocker: Any) -> Iterator[Databas
             _isps[slug] = build_isp_view(slug)
         for key, address in NAS_ADDRESSES.items():
             isp = _isps[key.rstrip("2")]
-            with schema_context(isp.schema):
-                nas_create(owner=isp.root, name=f"{key} core", address=address, secret=SECRETS[key],
+            with schema_context(isp.schema), override_settings(BACKHAUL_EGRESS_ALLOW=[LOOPBACK]):
+                nas_create(actor=SYSTEM, owner=isp.root, name=f"{key} core", address=address, secret=SECRETS[key],
                            coa_port=_coa_port(key))
         params = connection.settings_dict
         yield Database(

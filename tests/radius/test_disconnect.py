@@ -141,6 +141,7 @@ def test_suspending_the_isp_disconnects_all_its_live_sessions(
 ) -> None:
     """tenants.services.tenant_suspend: every open session of that ISP gets a Disconnect-Request
     (through the worker, logged); another ISP's sessions are left alone; RADIUS then rejects."""
+    from hierarchy.audit import SYSTEM
     from hierarchy.services import operator_root
     from network.services import nas_create
     from tenants.services import tenant_create, tenant_suspend
@@ -154,7 +155,7 @@ def test_suspending_the_isp_disconnects_all_its_live_sessions(
     port = free_udp_ports(1, address)[0]
     with schema_context(epsilon.schema_name):
         root = operator_root()
-        nas_create(owner=root, name="epsilon core", address=address, secret=secret, coa_port=port)
+        nas_create(actor=SYSTEM, owner=root, name="epsilon core", address=address, secret=secret, coa_port=port)
     package = make_package(epsilon.schema_name)
     subs = [make_subscriber(epsilon.schema_name, owner=root, package=package) for _ in range(2)]
     nas = Nas(address, secret, radius_server)

@@ -71,24 +71,31 @@ def test_bad_input_is_a_400_and_changes_nothing(body: dict[str, str], field: str
         assert cursor.fetchone() == (0,)
 
 
-def test_scope_owner_defaults_to_the_callers_node_and_customers_cannot_manage() -> None:
+def test_the_isp_registers_nases_and_its_resellers_see_theirs_read_only() -> None:
     alpha = isp("alpha")
-    response = api_call(alpha, alpha.reseller_user, "post", "/api/v1/nas/",
-                        {"name": "Reseller POP", "address": "10.30.0.1", "secret": "reseller-secret"})
+    refused = api_call(alpha, alpha.reseller_user, "post", "/api/v1/nas/",
+                       {"name": "Reseller POP", "address": "10.30.0.1", "secret": "reseller-secret"})
+    assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"
+    response = api_call(alpha, alpha.admin, "post", "/api/v1/nas/",
+                        {"name": "Reseller POP", "address": "10.30.0.1", "secret": "reseller-secret",
+                         "owner": alpha.reseller.pk})
     assert response.status_code == 201 and response.json()["owner"] == alpha.reseller.pk
     nas_id = response.json()["id"]
 
     assert nas_id in {n["id"] for n in api_get(alpha, alpha.admin, "/api/v1/nas/").json()["results"]}
+    assert nas_id in {n["id"] for n in api_get(alpha, alpha.reseller_user, "/api/v1/nas/").json()["results"]}
+    assert api_call(alpha, alpha.reseller_user, "delete", f"/api/v1/nas/{nas_id}/").status_code == 403
     assert nas_id not in {n["id"] for n in api_get(alpha, alpha.sibling_user, "/api/v1/nas/").json()["results"]}
     assert api_call(alpha, alpha.sibling_user, "delete", f"/api/v1/nas/{nas_id}/").status_code == 404
     assert api_call(alpha, alpha.customer_user, "post", "/api/v1/nas/",
                     {"name": "Mine", "address": "10.30.0.2", "secret": "customer-secret"}).status_code == 403
     beta = isp("beta")
     assert api_get(beta, beta.admin, f"/api/v1/nas/{nas_id}/").status_code == 404
-    # Someone else's node as owner is refused.
-    assert api_call(alpha, alpha.reseller_user, "post", "/api/v1/nas/",
+    # A node that does not exist as owner is refused.
+    assert api_call(alpha, alpha.admin, "post", "/api/v1/nas/",
                     {"name": "x", "address": "10.30.0.3", "secret": "secret-123",
-                     "owner": alpha.sibling.pk}).status_code == 400
+                     "owner": 999999}).status_code == 400
+    assert api_call(alpha, alpha.admin, "delete", f"/api/v1/nas/{nas_id}/").status_code == 204
 
 
 def test_secret_change_and_removal_take_effect_after_the_cache_lifetime(radius_server: RadiusServer) -> None:
