@@ -19,12 +19,15 @@ from decimal import Decimal
 from bench.common import percentile, process_cpu_seconds, setup_django
 
 SLUG = "ledgerbench"
+ADMIN_LOGIN = "admin@ledgerbench.test"
+SUB_LOGIN = "sub@ledgerbench.test"
 
 
 def prepare(customers: int) -> str:
     from django_tenants.utils import schema_context
 
-    from hierarchy.models import BillingMode, Package, PackageAssignment, Subscriber
+    from accounts.models import Role, User
+    from hierarchy.models import BillingMode, Membership, Package, PackageAssignment, Subscriber
     from hierarchy.services import operator_create, operator_root
     from tenants.db import schema_use_public
     from tenants.models import Tenant
@@ -33,7 +36,7 @@ def prepare(customers: int) -> str:
     schema_use_public()
     for old in Tenant.objects.filter(slug=SLUG):
         old.delete(force_drop=True)
-    tenant = tenant_create(name="Ledger Bench", slug=SLUG, admin_email="admin@ledgerbench.test",
+    tenant = tenant_create(name="Ledger Bench", slug=SLUG, admin_email=ADMIN_LOGIN,
                            admin_password="bench-password-123")
     with schema_context(tenant.schema_name):
         root = operator_root()
@@ -45,6 +48,9 @@ def prepare(customers: int) -> str:
         PackageAssignment.objects.create(package=package, operator=sub, price=Decimal(120))
         Subscriber.objects.bulk_create([Subscriber(username=f"bench-{i}", package=package, owner=sub)
                                         for i in range(customers)])
+        # The sub-reseller's own login takes the cash (its cash_held); the ISP's admin records bank payments.
+        collector = User.objects.create_user(email=SUB_LOGIN, password="bench-password-123", role=Role.SUB_RESELLER)
+        Membership.objects.create(user=collector, operator=sub)
     return tenant.schema_name
 
 
@@ -58,6 +64,7 @@ def worker(args: tuple[str, int, int, int]) -> tuple[list[float], float, float]:
     from django.db import connection, connections
     from django_tenants.utils import schema_context
 
+    from accounts.models import User
     from hierarchy.models import Subscriber
     from ledger.services import payment_record
 
@@ -65,6 +72,9 @@ def worker(args: tuple[str, int, int, int]) -> tuple[list[float], float, float]:
     latencies = []
     with schema_context(schema):
         customers = list(Subscriber.objects.select_related("owner", "package").order_by("id"))
+        # Real logins, so every payment passes the authority check (hierarchy.authority): its node and scope
+        # are cached on the user object after the first payment, so the check costs no query.
+        admin, collector = User.objects.get(email=ADMIN_LOGIN), User.objects.get(email=SUB_LOGIN)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             backend = int(cursor.fetchone()[0])
@@ -72,8 +82,9 @@ def worker(args: tuple[str, int, int, int]) -> tuple[list[float], float, float]:
         for n in range(count):
             customer = customers[(n * workers + index) % len(customers)]
             started = time.perf_counter()
-            payment_record(customer=customer, amount=1_000 + n % 997, method="bank" if n % 3 else "cash",
-                           idempotency_key=f"bench-{index}-{n}", collector=customer.owner)
+            by_bank = n % 3 != 0
+            payment_record(customer=customer, amount=1_000 + n % 997, method="bank" if by_bank else "cash",
+                           idempotency_key=f"bench-{index}-{n}", actor=admin if by_bank else collector)
             latencies.append(time.perf_counter() - started)
         client_cpu, server_cpu = time.process_time() - client_cpu, _process_cpu(backend) - server_cpu
     return latencies, client_cpu, server_cpu

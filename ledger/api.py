@@ -16,7 +16,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Role, User
+from accounts.models import User
+from hierarchy import authority
+from hierarchy.authority import Act
+from hierarchy.models import Operator, Subscriber
 from ledger import selectors
 from ledger.models import Account, EntryAttachment, JournalEntry, Payment, Settlement
 from ledger.pricing import to_minor
@@ -33,6 +36,7 @@ from ledger.serializers import (
     TopupRequestSerializer,
 )
 from ledger.services import (
+    PAYMENT_ACTS,
     AlreadyReversed,
     IdempotencyConflict,
     StaleChain,
@@ -54,16 +58,6 @@ def _user(request: Request) -> User:
     return cast(User, request.user)
 
 
-def _require_money_role(user: User) -> None:
-    if selectors.user_node(user=user) is None or user.role == Role.SUPPORT:
-        raise exceptions.PermissionDenied("Your role cannot record money.")
-
-
-def _require_bookkeeper(user: User) -> None:
-    if not selectors.user_is_isp_bookkeeper(user=user):
-        raise exceptions.PermissionDenied("Only the ISP's admin, accountant or manager may do this.")
-
-
 class PaymentListCreate(APIView):
     @extend_schema(responses=PaymentSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -73,23 +67,24 @@ class PaymentListCreate(APIView):
     @extend_schema(request=PaymentRequestSerializer, responses={201: PaymentSerializer, 200: PaymentSerializer},
                    parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)])
     def post(self, request: Request) -> Response:
+        """A payment by ``method``: cash is recorded against the caller's own node (what it collected); bank and
+        stripe only by the ISP's admin or accountant (the service checks hierarchy.authority)."""
         user = _user(request)
-        _require_money_role(user)
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 150:
             raise exceptions.ValidationError({"Idempotency-Key": ["Send an Idempotency-Key header (1-150 chars)."]})
         data = PaymentRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        customer = selectors.customers_in_scope(user=user).select_related("owner", "package").filter(
-            pk=data.validated_data["customer"]).first()
+        method = data.validated_data["method"]
+        authority.authorize(user, PAYMENT_ACTS[method])  # the role first: 403, whatever the customer
+        customer = (authority.restrict(Subscriber.objects.all(), user, PAYMENT_ACTS[method])
+                    .select_related("owner", "package").filter(pk=data.validated_data["customer"]).first())
         if customer is None:
             raise exceptions.ValidationError({"customer": ["No such customer in your scope."]})
-        node = selectors.user_node(user=user)
         try:
             payment, created = payment_record(
-                customer=customer, amount=to_minor(data.validated_data["amount"]),
-                method=data.validated_data["method"], idempotency_key=f"api:{key}", actor_id=user.pk,
-                collector=node, external_reference=data.validated_data["reference"],
+                customer=customer, amount=to_minor(data.validated_data["amount"]), method=method,
+                idempotency_key=f"api:{key}", actor=user, external_reference=data.validated_data["reference"],
             )
         except IdempotencyConflict as exc:
             raise Conflict("This Idempotency-Key was already used with a different payment.") from exc
@@ -110,12 +105,11 @@ class PaymentRefund(APIView):
     @extend_schema(request=RefundRequestSerializer, responses={201: JournalEntrySerializer})
     def post(self, request: Request, pk: int) -> Response:
         user = _user(request)
-        payment = get_object_or_404(selectors.payments_in_scope(user=user), pk=pk)
-        _require_bookkeeper(user)
+        payment = get_object_or_404(selectors.payments_in_scope(user=user).select_related("customer__owner"), pk=pk)
         data = RefundRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            entry = payment_refund(payment=payment, actor_id=user.pk, reason=data.validated_data["reason"],
+            entry = payment_refund(payment=payment, actor=user, reason=data.validated_data["reason"],
                                    chargeback=data.validated_data["chargeback"])
         except AlreadyReversed as exc:
             raise Conflict("This payment was already refunded.") from exc
@@ -126,27 +120,22 @@ class PaymentRefund(APIView):
 class OperatorTopup(APIView):
     @extend_schema(request=TopupRequestSerializer, responses={201: dict})
     def post(self, request: Request, pk: int) -> Response:
+        """A deposit (cash, bank: the ISP's admin or accountant; the default at the ISP) or a transfer from the
+        caller's own wallet to its direct child (``parent_wallet``, the default below the ISP)."""
         user = _user(request)
-        _require_money_role(user)
-        actor_node = selectors.user_node(user=user)
-        if actor_node is None:
-            raise exceptions.PermissionDenied("Your role cannot record money.")
-        target = get_object_or_404(selectors.operators_in_scope(user=user).exclude(pk=actor_node.pk), pk=pk)
         data = TopupRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if actor_node.depth == 0:
-            _require_bookkeeper(user)
-            method = data.validated_data.get("method", "bank")
-            if method == "parent_wallet" and target.parent_id == actor_node.pk:
-                raise exceptions.ValidationError({"method": ["The ISP tops up by cash or bank."]})
-        elif target.parent_id == actor_node.pk:
-            method = "parent_wallet"  # a reseller pays its sub-reseller's top-up from its own wallet
-        else:
-            raise exceptions.PermissionDenied("Only the node's parent tops up its wallet.")
+        own = authority.user_node(user=user)
+        at_isp = own is not None and own.depth == 0
+        method = data.validated_data.get("method") or ("bank" if at_isp else "parent_wallet")
+        act = Act.WALLET_TRANSFER if method == "parent_wallet" else Act.WALLET_DEPOSIT
+        authority.authorize(user, act)  # the role first: 403
+        others = Operator.objects.exclude(pk=own.pk) if own is not None else Operator.objects.all()
+        target = get_object_or_404(authority.restrict(others, user, act), pk=pk)
         key = request.headers.get("Idempotency-Key", "").strip()
         try:
             topup, created = wallet_topup(node=target, amount=to_minor(data.validated_data["amount"]), method=method,
-                                          actor_id=user.pk, idempotency_key=f"api:{key}" if key else None)
+                                          actor=user, idempotency_key=f"api:{key}" if key else None)
         except IdempotencyConflict as exc:
             raise Conflict("This Idempotency-Key was already used with a different top-up.") from exc
         body = {"id": topup.pk, "operator": target.pk, "amount": str(data.validated_data["amount"]),
@@ -182,7 +171,7 @@ class JournalEntryList(generics.ListAPIView):
         """A manual entry (expenses, other income…) by the ISP's admin or accountant. As multipart, ``lines``
         is a JSON string and ``attachments`` any number of PDF/PNG/JPEG/WebP files."""
         user = _user(request)
-        _require_entry_writer(user)
+        authority.authorize(user, Act.MANUAL_ENTRY)  # before reading the upload
         body: Any = request.data if not isinstance(request.data, list) else {}
         payload = {key: body.get(key) for key in ("reason", "reference", "lines") if key in body}
         if isinstance(payload.get("lines"), str):
@@ -194,16 +183,11 @@ class JournalEntryList(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         lines = [(line["account"], to_minor(line["debit"]) if "debit" in line else -to_minor(line["credit"]))
                  for line in data.validated_data["lines"]]
-        entry = manual_entry_record(lines=lines, reason=data.validated_data["reason"], actor_id=user.pk,
+        entry = manual_entry_record(lines=lines, reason=data.validated_data["reason"], actor=user,
                                     external_reference=data.validated_data["reference"],
                                     attachments=request.FILES.getlist("attachments"))
         entry = JournalEntry.objects.prefetch_related("postings__account", "attachments").get(pk=entry.pk)
         return Response(JournalEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
-
-
-def _require_entry_writer(user: User) -> None:
-    if not selectors.user_is_isp_bookkeeper(user=user) or user.role == Role.MANAGER:
-        raise exceptions.PermissionDenied("Only the ISP's admin or accountant records manual entries.")
 
 
 class EntryAttachmentCreate(APIView):
@@ -214,8 +198,7 @@ class EntryAttachmentCreate(APIView):
         """Attach more files (``attachments``) to a manual entry."""
         user = _user(request)
         entry = get_object_or_404(selectors.entries_in_scope(user=user), pk=pk)
-        _require_entry_writer(user)
-        entry_attachments_add(entry=entry, uploads=request.FILES.getlist("attachments"), actor_id=user.pk)
+        entry_attachments_add(entry=entry, uploads=request.FILES.getlist("attachments"), actor=user)
         entry = JournalEntry.objects.prefetch_related("postings__account", "attachments").get(pk=entry.pk)
         return Response(JournalEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
@@ -247,11 +230,11 @@ class SettlementListCreate(generics.ListCreateAPIView):
 
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
         user = _user(request)
-        _require_bookkeeper(user)
+        authority.authorize(user, Act.SETTLEMENT)  # the role first: 403
         data = SettlementSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         settlement = settlement_record(
             node=data.validated_data["node"], amount=to_minor(data.validated_data["amount"]),
-            direction=data.validated_data["direction"], method=data.validated_data["method"], actor_id=user.pk,
+            direction=data.validated_data["direction"], method=data.validated_data["method"], actor=user,
         )
         return Response(SettlementSerializer(settlement).data, status=status.HTTP_201_CREATED)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 
 from ledger.models import AccountKind, JournalEntry, Posting
@@ -63,6 +64,14 @@ class LockedAccount:
     balance: int
 
 
+class CreditLimitExceeded(ValidationError):
+    """A postpaid node would owe more than its credit limit; nothing was changed. Raised by the services
+    before they post and, as the safety net, for the database's CHECK ``node_receivable_within_credit``."""
+
+
+CREDIT_CHECK = "node_receivable_within_credit"
+
+
 _currency_by_schema: dict[str, str] = {}
 _committed_account_ids: dict[str, dict[str, int]] = {}  # schema → code → id
 
@@ -82,7 +91,11 @@ def money_atomic(work: Callable[[], T]) -> T:
         try:
             with transaction.atomic(durable=True):
                 return work()
-        except IntegrityError:
+        except IntegrityError as exc:
+            if CREDIT_CHECK in str(exc):
+                raise CreditLimitExceeded({"amount": (
+                    "This would take a postpaid reseller past its credit limit; nothing was changed."
+                )}) from exc
             # A stale cached account id (an ISP dropped and re-created under the same schema) shows up as a
             # foreign-key failure: forget the cache so the caller's retry resolves the accounts afresh.
             _committed_account_ids.pop(schema_current(), None)

@@ -5,7 +5,10 @@ account's maintained balance is the sum of its AccountBalance rows, written only
 that inserts postings (migration 0002), in the same statement, so it cannot drift from the postings.
 Busy accounts (revenue, bank, a reseller's commission) have several balance *slots* (one per database
 backend modulo BALANCE_SLOTS) so concurrent payments do not queue on one row; a prepaid wallet always
-uses the single slot 0, so its CHECK (>= 0 available) sees the whole balance.
+uses the single slot 0, so its CHECK (>= 0 available) sees the whole balance. So does a postpaid node's
+receivable (what it owes the ISP): its slot 0 carries a ``ceiling``, the node's credit limit in minor units,
+kept there by a trigger on ``hierarchy_operator.credit_limit`` (migration 0008), and the CHECK
+``node_receivable_within_credit`` refuses any posting that would make the node owe more.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+
+from hierarchy import authority
 
 BALANCE_SLOTS = 64
 
@@ -100,6 +105,9 @@ class AccountBalance(models.Model):
     slot = models.PositiveSmallIntegerField()
     is_wallet = models.BooleanField()
     balance = models.BigIntegerField()
+    # A postpaid node's receivable only: the most it may owe (its credit limit, minor units), maintained by
+    # the database from hierarchy_operator.credit_limit. NULL for every other account.
+    ceiling = models.BigIntegerField(null=True, editable=False)
 
     class Meta:
         constraints = [
@@ -108,6 +116,9 @@ class AccountBalance(models.Model):
             # and it lives in one slot so this CHECK sees all of it.
             models.CheckConstraint(condition=Q(is_wallet=False) | Q(slot=0, balance__lte=0),
                                    name="wallet_never_negative"),
+            # A postpaid node never owes more than its credit limit (the receivable lives in slot 0 too).
+            models.CheckConstraint(condition=Q(ceiling__isnull=True) | Q(slot=0, balance__lte=models.F("ceiling")),
+                                   name="node_receivable_within_credit"),
         ]
 
     def __str__(self) -> str:
@@ -316,3 +327,9 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type} {self.status}"
+
+
+# Where each money row's node path lives, for the scope gate (hierarchy.authority.restrict).
+authority.scoped(Payment, path_field="customer__owner__path")
+authority.scoped(Settlement, path_field="node__path")
+authority.scoped(WalletTopup, path_field="node__path")

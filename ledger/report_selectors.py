@@ -1,5 +1,6 @@
 """Reads behind the business reports (README, Reports), scoped like the rest of the books: a user sees the
-figures of its node's subtree plus guardian-granted subtrees (``ledger_scope_paths``).
+figures of its node's subtree plus guardian-granted subtrees, if its role may see the books
+(``ledger.selectors.finance_paths``: the scope gate of hierarchy.authority with ``Act.FINANCE_VIEW``).
 
 Definitions (amounts in minor units):
 - *revenue*: credits minus debits on ``sales_revenue`` and its contra account ``refunds``, dated by the
@@ -25,16 +26,11 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from accounts.models import User
+from hierarchy import authority
 from hierarchy.audit import AuditAction, AuditEvent
 from hierarchy.models import SubscriberStatus
 from ledger.models import AccountKind, Posting
-from ledger.selectors import (
-    customers_in_scope,
-    ledger_scope_paths,
-    paths_cover_everything,
-    payments_in_scope,
-    under_paths,
-)
+from ledger.selectors import customers_in_scope, finance_paths, payments_in_scope
 
 REVENUE_KINDS = [AccountKind.SALES_REVENUE.value, AccountKind.REFUNDS.value]
 REVENUE_GROUPS = ("day", "month", "package", "node")
@@ -49,12 +45,12 @@ def _period(query: QuerySet[Any], field: str, start: datetime | None, end: datet
 
 
 def revenue_postings(*, user: User, start: datetime | None, end: datetime | None) -> QuerySet[Posting]:
-    paths = ledger_scope_paths(user=user)
+    paths = finance_paths(user=user)
     postings = _period(Posting.objects.filter(account__kind__in=REVENUE_KINDS), "entry__created", start, end)
     if not paths:
         return postings.none()
-    if not paths_cover_everything(paths):
-        postings = postings.filter(under_paths("entry__node__path", paths))
+    if not authority.covers_everything(paths):
+        postings = postings.filter(authority.under_paths("entry__node__path", paths))
     return postings
 
 

@@ -20,8 +20,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from hierarchy import authority
+from hierarchy.authority import Act
 from ledger import report_selectors, selectors
-from ledger.api import _require_bookkeeper, _user
+from ledger.api import _user
 from ledger.models import Account, Payment, account_balance
 from ledger.pricing import from_minor
 from ledger.serializers import AccountSerializer
@@ -68,9 +70,16 @@ class Report(APIView):
     renderer_classes = [JSONRenderer, CsvRenderer]
 
 
+def require_whole_books(user: User) -> None:
+    """The ISP's own accounts: logins that may see the books and whose scope is the whole tree."""
+    authority.authorize(user, Act.FINANCE_VIEW)
+    if not authority.covers_everything(selectors.finance_paths(user=user)):
+        raise exceptions.PermissionDenied("Only the ISP's own staff see its whole books.")
+
+
 class TrialBalance(Report):
     def get(self, request: Request) -> Response:
-        _require_bookkeeper(_user(request))
+        require_whole_books(_user(request))
         accounts = selectors.trial_balance()
         totals: dict[str, int] = {}
         for account in accounts:
@@ -132,11 +141,6 @@ def report_period(request: Request) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _require_report_scope(user: User) -> None:
-    if not selectors.ledger_scope_paths(user=user):
-        raise exceptions.PermissionDenied("Your role has no reports.")
-
-
 def _period_body(start: datetime, end: datetime) -> dict[str, str]:
     return {"from": start.date().isoformat(), "to": end.date().isoformat()}
 
@@ -147,7 +151,7 @@ class Revenue(Report):
     def get(self, request: Request) -> Response:
         """Net revenue per day, month, package or node (``group``, default day)."""
         user = _user(request)
-        _require_report_scope(user)
+        authority.authorize(user, Act.FINANCE_VIEW)
         group = request.query_params.get("group", "day")
         if group not in report_selectors.REVENUE_GROUPS:
             raise exceptions.ValidationError({"group": [f"One of {', '.join(report_selectors.REVENUE_GROUPS)}."]})
@@ -163,7 +167,7 @@ class Collections(Report):
     def get(self, request: Request) -> Response:
         """Customer payments per method and collector, with the part refunded since."""
         user = _user(request)
-        _require_report_scope(user)
+        authority.authorize(user, Act.FINANCE_VIEW)
         start, end = report_period(request)
         rows = report_selectors.collections_by(user=user, start=start, end=end)
         by_method: dict[str, int] = {}
@@ -178,7 +182,7 @@ class Arpu(Report):
     def get(self, request: Request) -> Response:
         """Average revenue per active customer (and per customer with revenue) in the period."""
         user = _user(request)
-        _require_report_scope(user)
+        authority.authorize(user, Act.FINANCE_VIEW)
         start, end = report_period(request)
         figures = report_selectors.arpu(user=user, start=start, end=end)
         row = {key: str(from_minor(value)) if key.startswith(("revenue", "arpu")) else value
@@ -191,7 +195,7 @@ class CustomerCounts(Report):
     def get(self, request: Request) -> Response:
         """Customers by effective status (active with a past expiry counts as expired)."""
         user = _user(request)
-        _require_report_scope(user)
+        authority.authorize(user, Act.FINANCE_VIEW)
         counts = report_selectors.customer_status_counts(user=user)
         return Response({"counts": counts, "rows": [{"status": k, "customers": v} for k, v in counts.items()]})
 
@@ -201,7 +205,7 @@ class Churn(Report):
     def get(self, request: Request) -> Response:
         """Customers lost in the period: validity lapsed without renewal, or disabled."""
         user = _user(request)
-        _require_report_scope(user)
+        authority.authorize(user, Act.FINANCE_VIEW)
         start, end = report_period(request)
         return Response({**_period_body(start, end), **report_selectors.churn(user=user, start=start, end=end)})
 
@@ -213,7 +217,7 @@ class UpcomingExpiries(Report):
     def get(self, request: Request) -> Response:
         """Active customers whose validity ends within the next ``days`` days."""
         user = _user(request)
-        _require_report_scope(user)
+        authority.authorize(user, Act.FINANCE_VIEW)
         raw = request.query_params.get("days", "7")
         if not raw.isdigit() or not 1 <= int(raw) <= 365:
             raise exceptions.ValidationError({"days": ["A whole number of days from 1 to 365."]})

@@ -1,89 +1,76 @@
-"""Reads on the books, scoped by the role tree: a node's staff see their own node's and their subtree's
-accounts, entries and payments, plus the subtrees django-guardian grants them (``hierarchy.access_subtree``,
-the same exceptions as for customers: ``hierarchy.selectors.scope_paths``); only staff whose scope covers
-the whole tree (members of the root, or granted the root) see the ISP's own accounts."""
+"""Reads on the books, through the one scope gate (hierarchy.authority): a login whose role may see the
+books (``Act.FINANCE_VIEW``: not support, not card distributors, not customers) sees the accounts, entries
+and payments of its scope — its node's subtree plus the subtrees django-guardian grants it
+(``hierarchy.access_subtree``); only logins whose scope covers the whole tree (members of the root, or
+granted the root) see the ISP's own accounts. Payments, settlements and top-ups declare their node path
+with ``authority.scoped`` (ledger/models.py); accounts and entries belong to a node or to a customer of
+one, so they are cut by the same scope paths here."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db import models
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 
-from accounts.models import Role, User
+from accounts.models import User
+from hierarchy import authority
+from hierarchy.authority import Act
 from hierarchy.models import Operator, Subscriber
-from hierarchy.selectors import scope_paths
-from hierarchy.selectors import user_node as hierarchy_user_node
 from ledger.models import Account, AccountKind, JournalEntry, Payment, Posting, Settlement
 
-MONEY_ROLES = {Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.MANAGER, Role.ACCOUNTANT, Role.CARD_DISTRIBUTOR}
-BOOKKEEPER_ROLES = {Role.ADMIN, Role.ACCOUNTANT, Role.MANAGER}
+M = TypeVar("M", bound=models.Model)
 
 
-def user_node(*, user: User) -> Operator | None:
-    """The node the user belongs to, or None (customers, users without a membership)."""
-    if not _may_read_money(user):
-        return None
-    return hierarchy_user_node(user=user)
+def finance_paths(*, user: User) -> list[str]:
+    """Path prefixes whose money the login may read (none if its role may not see the books)."""
+    return authority.scope_paths(user=user) if authority.allowed(user, Act.FINANCE_VIEW) else []
 
 
-def _may_read_money(user: User) -> bool:
-    return bool(user.is_authenticated) and user.role in MONEY_ROLES | {Role.SUPPORT}
-
-
-def user_is_isp_bookkeeper(*, user: User) -> bool:
-    node = user_node(user=user)
-    return node is not None and node.depth == 0 and user.role in BOOKKEEPER_ROLES
-
-
-def ledger_scope_paths(*, user: User) -> list[str]:
-    """Path prefixes whose money the user may read: its node's subtree plus guardian-granted subtrees."""
-    return scope_paths(user=user) if _may_read_money(user) else []
-
-
-def under_paths(field: str, paths: list[str]) -> Q:
-    query = Q(pk__in=[])
-    for path in paths:
-        query |= Q(**{f"{field}__startswith": path})
-    return query
-
-
-def paths_cover_everything(paths: list[str]) -> bool:
-    return any(path.count("/") == 2 for path in paths)  # the root's path "/<id>/"
+def in_finance_scope(queryset: QuerySet[M], *, user: User) -> QuerySet[M]:
+    """``queryset`` (of a model declared with ``authority.scoped``) cut to the login's books: nothing for a
+    role that may not see them (customers included: their own money is shown by the portal)."""
+    if not authority.allowed(user, Act.FINANCE_VIEW):
+        return queryset.none()
+    return authority.restrict(queryset, user, Act.FINANCE_VIEW)
 
 
 def operators_in_scope(*, user: User) -> QuerySet[Operator]:
-    return Operator.objects.filter(under_paths("path", ledger_scope_paths(user=user)))
+    return in_finance_scope(Operator.objects.all(), user=user)
 
 
 def customers_in_scope(*, user: User) -> QuerySet[Subscriber]:
-    return Subscriber.objects.filter(under_paths("owner__path", ledger_scope_paths(user=user)))
+    return in_finance_scope(Subscriber.objects.all(), user=user)
 
 
 def accounts_in_scope(*, user: User) -> QuerySet[Account]:
-    paths = ledger_scope_paths(user=user)
+    paths = finance_paths(user=user)
     accounts = Account.objects.with_balance().select_related("owner", "customer").order_by("id")
-    if paths_cover_everything(paths):
+    if authority.covers_everything(paths):
         return accounts
-    return accounts.filter(under_paths("owner__path", paths) | under_paths("customer__owner__path", paths))
+    return accounts.filter(authority.under_paths("owner__path", paths)
+                           | authority.under_paths("customer__owner__path", paths))
 
 
 def entries_in_scope(*, user: User) -> QuerySet[JournalEntry]:
-    paths = ledger_scope_paths(user=user)
+    paths = finance_paths(user=user)
     entries = JournalEntry.objects.prefetch_related("postings__account")
-    if paths_cover_everything(paths):
+    if authority.covers_everything(paths):
         return entries
     if not paths:
         return entries.none()
-    visible = Account.objects.filter(under_paths("owner__path", paths) | under_paths("customer__owner__path", paths))
+    visible = Account.objects.filter(authority.under_paths("owner__path", paths)
+                                     | authority.under_paths("customer__owner__path", paths))
     return entries.filter(Exists(Posting.objects.filter(entry=OuterRef("pk"), account__in=visible)))
 
 
 def payments_in_scope(*, user: User) -> QuerySet[Payment]:
-    return Payment.objects.select_related("entry__reversed_by").filter(customer__in=customers_in_scope(user=user))
+    return in_finance_scope(Payment.objects.select_related("entry__reversed_by"), user=user)
 
 
 def settlements_in_scope(*, user: User) -> QuerySet[Settlement]:
-    return Settlement.objects.filter(node__in=operators_in_scope(user=user))
+    return in_finance_scope(Settlement.objects.all(), user=user)
 
 
 def trial_balance() -> list[Account]:

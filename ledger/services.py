@@ -2,6 +2,17 @@
 
 Every service runs in one durable transaction (``money_atomic``): the payment, every leg of its split
 and the idempotency claim commit together or not at all.
+
+Every service takes the acting login (``actor``: a User, a ``hierarchy.audit.Actor``, or ``SYSTEM`` for
+verified webhooks and scheduled jobs) and checks the authority table (hierarchy/authority.py) before it
+writes anything. Money enters only through someone who holds it: a payment by bank or gateway is recorded by
+the ISP's money roles (or the gateway's verified webhook, as the system); cash taken by a login is recorded
+against the login's own node (below the ISP: the node's ``cash_held``, its liability to the ISP).
+
+A payment's steps, in order (``payment_record``): the billing probe statements go in the posting's round
+trip; after the posting, a paid self-recharge is bought (ledger.vouchers), then what is left is allocated
+to open invoices (ledger.billing) — all in the payment's transaction. A refund releases the payment's
+invoice allocations in the reversal's transaction. Those steps live in ledger/payment_steps.py.
 """
 
 from __future__ import annotations
@@ -12,10 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
+from hierarchy import authority
+from hierarchy.authority import Act
 from hierarchy.models import Operator, Subscriber
 from ledger.attachments import attachments_discard, attachments_link, attachments_store
 from ledger.chains import chain_cached
@@ -45,29 +58,26 @@ from ledger.models import (
 )
 from ledger.pricing import customer_price
 
-# Callbacks run after a payment commits (receipts, SMS, router re-enable…); registered by other apps.
-payment_committed_hooks: list[Callable[[Payment], None]] = []
-# --- hooks (ledger.vouchers: a paid self-recharge) that run INSIDE the payment's transaction, after its entry
-# and legs are inserted, so what they do commits (or rolls back) with the payment itself.
-payment_posted_hooks: list[Callable[[Payment], None]] = []
-
 
 @dataclass(frozen=True)
 class PaymentProbe:
     """Work another app does inside every payment's transaction, at no extra round trip: ``statements``
     (each with the customer id as its only parameter: lock the customer, look for what the payment should
-    settle) are sent in the same pipeline as the posting, before it; after the posting and the
-    ``payment_posted_hooks``, ``then`` gets the payment and the last statement's row."""
+    settle) are sent in the same pipeline as the posting, before it; after the posting, ``then`` gets the
+    payment and the last statement's row (ledger/payment_steps.py calls it)."""
 
     statements: tuple[str, ...]
     then: Callable[[Payment, tuple[Any, ...] | None], None]
 
 
-# --- billing: allocate the payment to open invoices (ledger.billing.payments).
-payment_probes: list[PaymentProbe] = []
-# --- billing hook: runs INSIDE a refund's (chargeback's) transaction, after the reversing entry is posted,
-# so the payment's allocations to invoices are released together with it.
-payment_reversed_hooks: list[Callable[[Payment, JournalEntry], None]] = []
+PAYMENT_ACTS = {PaymentMethod.CASH: Act.PAYMENT_CASH, PaymentMethod.BANK: Act.PAYMENT_BANK,
+                PaymentMethod.STRIPE: Act.PAYMENT_GATEWAY}
+
+
+def actor_id_of(actor: Any) -> int | None:
+    """The login behind ``actor`` (a User or an ``Actor``), recorded on every entry; None for the system."""
+    user = actor if actor is None or hasattr(actor, "role") else getattr(actor, "user", None)
+    return getattr(user, "pk", None) if user is not None else None
 
 
 class IdempotencyConflict(Exception):
@@ -116,27 +126,44 @@ def payment_legs(*, money: AccountRef, customer_id: int, amount: int, split: Spl
     return legs
 
 
+def payment_collector(*, actor: Any, method: str, collector: Operator | None) -> Operator | None:
+    """Whose cash it is: a login's own node (the ISP's till for its root's logins, else the node's
+    ``cash_held``); only the system (imports, tests) names another collector. Bank and gateway money
+    reaches the ISP directly (no collector)."""
+    if method != PaymentMethod.CASH:
+        return None
+    if authority.is_system(actor):
+        return collector
+    own = authority.user_node(user=getattr(actor, "user", actor))
+    if own is None or (collector is not None and collector.pk != own.pk):
+        raise PermissionDenied("Cash is recorded against your own node.")
+    return own
+
+
 def payment_record(
     *,
     customer: Subscriber,
     amount: int,
     method: str,
     idempotency_key: str,
-    actor_id: int | None = None,
+    actor: Any,
     collector: Operator | None = None,
     external_reference: str = "",
 ) -> tuple[Payment, bool]:
     """Record a payment of ``amount`` minor units and split it up the customer's chain.
 
+    ``actor`` must hold the method's act (cash: PAYMENT_CASH; bank: PAYMENT_BANK; stripe: PAYMENT_GATEWAY)
+    and reach the customer's owner; a login's cash is collected at its own node (``payment_collector``).
     Returns (payment, created). The key is claimed by the unique index on ``ledger_payment`` in the same
     transaction, so concurrent retries post once; a replay with another payload raises
     IdempotencyConflict."""
-    if amount <= 0:
-        raise ValidationError({"amount": "The amount must be positive."})
     if method not in PaymentMethod.values:
         raise ValidationError({"method": "Choose cash, bank or stripe."})
-    if collector is not None and method != PaymentMethod.CASH:
-        collector = None
+    authority.authorize(actor, PAYMENT_ACTS[PaymentMethod(method)], node=customer.owner)
+    if amount <= 0:
+        raise ValidationError({"amount": "The amount must be positive."})
+    collector = payment_collector(actor=actor, method=method, collector=collector)
+    actor_id = actor_id_of(actor)
     digest = payload_hash({"customer": customer.pk, "amount": amount, "method": method,
                            "collector": collector.pk if collector else None})
 
@@ -146,9 +173,9 @@ def payment_record(
 
     def work() -> Payment:
         # The split uses a cached chain; ledger_payment_post posts only if the chain's fingerprint is still
-        # the database's, else (prices or shares changed meanwhile) the chain is read again. The probes go
-        # in the first attempt's round trip.
-        probes = list(payment_probes)
+        # the database's, else (prices or shares changed meanwhile) the chain is read again.
+        # Step 1 (billing): its probe statements go in the first attempt's round trip, before the posting.
+        probe = payment_steps.payment_probe()
         probe_rows: list[tuple[Any, ...] | None] = []
         for attempt in range(STALE_CHAIN_ATTEMPTS):
             cached = chain_cached(owner_id=customer.owner_id, package_id=customer.package_id, refresh=attempt > 0)
@@ -163,9 +190,8 @@ def payment_record(
                  external_reference[:128], customer.pk, amount, currency, method,
                  collector.pk if collector else None, idempotency_key, digest, ids, debits, credits],
             )
-            if attempt == 0 and probes:
-                *probe_rows, posted = statements_fetchone(
-                    [*((sql, [customer.pk]) for probe in probes for sql in probe.statements), post])
+            if attempt == 0:
+                *probe_rows, posted = statements_fetchone([*((sql, [customer.pk]) for sql in probe.statements), post])
                 if posted is None:
                     raise AssertionError("ledger_payment_post returned no row")
                 payment_id, entry_id, created, outcome = posted
@@ -178,16 +204,8 @@ def payment_record(
             payment = Payment(pk=payment_id, customer=customer, amount=amount, currency=currency, method=method,
                               collector=collector, idempotency_key=idempotency_key, payload_hash=digest,
                               entry_id=entry_id, created=created)
-            for posted_hook in payment_posted_hooks:  # vouchers: buy a paid self-recharge, same transaction
-                posted_hook(payment)
-            rows = iter(probe_rows)
-            for probe in probes:  # billing: allocate to invoices, same transaction
-                row = None
-                for _ in probe.statements:
-                    row = next(rows)
-                probe.then(payment, row)
-            for hook in payment_committed_hooks:
-                transaction.on_commit(lambda hook=hook, payment=payment: hook(payment))  # type: ignore[misc]
+            # Steps 2 and 3 (vouchers: a paid self-recharge; billing: allocate to invoices), same transaction.
+            payment_steps.payment_posted(payment, probe_row=probe_rows[-1] if probe_rows else None)
             return payment
         raise StaleChain(f"The prices of {customer.username}'s chain kept changing; try again.")
 
@@ -234,32 +252,29 @@ def entry_reverse(
         raise
 
 
-def payment_refund(*, payment: Payment, actor_id: int | None = None, reason: str = "",
-                   chargeback: bool = False) -> JournalEntry:
+def payment_refund(*, payment: Payment, actor: Any, reason: str = "", chargeback: bool = False) -> JournalEntry:
     """Reverse the payment and its whole split: the money goes back, the customer's receivable is charged
     again and the commissions are taken back. (Cancelling what was sold is a credit note, not a refund.)
-    ``payment_reversed_hooks`` (billing: release the payment's allocations) run in the same transaction."""
+    Billing releases the payment's allocations in the same transaction (ledger/payment_steps.py)."""
+    authority.authorize(actor, Act.REFUND, node=payment.customer.owner)
     label = "Chargeback" if chargeback else "Refund"
-
-    def reversed_hooks(reversal: JournalEntry) -> None:
-        for hook in payment_reversed_hooks:
-            hook(payment, reversal)
-
     return entry_reverse(
-        entry=payment.entry, kind=EntryKind.REFUND, actor_id=actor_id,
-        reason=f"{label} of payment #{payment.pk}" + (f": {reason}" if reason else ""), then=reversed_hooks,
+        entry=payment.entry, kind=EntryKind.REFUND, actor_id=actor_id_of(actor),
+        reason=f"{label} of payment #{payment.pk}" + (f": {reason}" if reason else ""),
+        then=lambda reversal: payment_steps.payment_reversed(payment, reversal),
     )
 
 
 def settlement_record(
-    *, node: Operator, amount: int, direction: str, method: str = PaymentMethod.CASH, actor_id: int | None = None,
-    reason: str = "",
+    *, node: Operator, amount: int, direction: str, actor: Any, method: str = PaymentMethod.CASH, reason: str = "",
 ) -> Settlement:
     """Money changing hands between the ISP and a node:
     node_pays  — the node hands over cash it collected (cash/bank ← cash held by the node);
     node_dues  — a postpaid node pays what its activations cost (cash/bank ← owed by the node);
     isp_pays   — the ISP pays out the node's commission (commission payable ← cash/bank);
     netting    — the node keeps its commission out of the cash it holds."""
+    authority.authorize(actor, Act.SETTLEMENT, node=node)
+    actor_id = actor_id_of(actor)
     if amount <= 0:
         raise ValidationError({"amount": "The amount must be positive."})
     if node.depth == 0:
@@ -291,11 +306,13 @@ MANUAL_KINDS = {AccountKind.CASH, AccountKind.BANK, AccountKind.EXPENSES, Accoun
                 AccountKind.TAX_PAYABLE, AccountKind.LATE_FEE_INCOME}
 
 
-def manual_entry_record(*, lines: list[tuple[str, int]], reason: str, actor_id: int | None,
+def manual_entry_record(*, lines: list[tuple[str, int]], reason: str, actor: Any,
                         external_reference: str = "", attachments: Sequence[UploadedFile] = ()) -> JournalEntry:
     """An accountant's entry on the ISP's own accounts (expenses, other income…): (kind, effect) lines,
     effect positive = debit, with optional supporting files (ledger/attachments.py). An unbalanced entry is
     refused here and, regardless, by the database."""
+    authority.authorize(actor, Act.MANUAL_ENTRY)
+    actor_id = actor_id_of(actor)
     if not reason.strip():
         raise ValidationError({"reason": "Say what the entry is for."})
     if sum(effect for _, effect in lines) != 0 or len(lines) < 2:
@@ -320,8 +337,10 @@ def manual_entry_record(*, lines: list[tuple[str, int]], reason: str, actor_id: 
         raise
 
 
-def entry_attachments_add(*, entry: JournalEntry, uploads: Sequence[UploadedFile], actor_id: int | None) -> None:
+def entry_attachments_add(*, entry: JournalEntry, uploads: Sequence[UploadedFile], actor: Any) -> None:
     """More supporting files for a manual entry (a receipt that arrived later); the entry itself is unchanged."""
+    authority.authorize(actor, Act.MANUAL_ENTRY)
+    actor_id = actor_id_of(actor)
     if entry.kind != EntryKind.MANUAL:
         raise ValidationError({"entry": "Files are attached to manual entries only."})
     if not uploads:
@@ -338,3 +357,8 @@ def entry_attachments_add(*, entry: JournalEntry, uploads: Sequence[UploadedFile
 def customer_accounts_ensure(*, customer: Subscriber) -> None:
     """Optional eager creation of a customer's receivable (accounts are otherwise created on first use)."""
     money_atomic(lambda: accounts_lock([customer_account(customer.pk)]))
+
+
+# The payment's steps in billing and vouchers (ledger/payment_steps.py) import this module; it is imported
+# last, once every name above exists, whichever of them Python loads first.
+from ledger import payment_steps  # noqa: E402

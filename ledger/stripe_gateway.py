@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.crypto import secret_decrypt, secret_encrypt
+from hierarchy.audit import SYSTEM
 from hierarchy.models import Operator, Subscriber
 from ledger.journal import ledger_currency
 from ledger.models import Payment, StripeAccount, StripeEvent, StripeEventStatus
@@ -101,7 +102,7 @@ def _handle(body: dict[str, Any]) -> tuple[Payment | None, str]:
         if metadata.get("kind") == "payment":
             customer = Subscriber.objects.select_related("owner", "package").get(pk=int(metadata["customer"]))
             payment, _ = payment_record(customer=customer, amount=amount, method="stripe", idempotency_key=key,
-                                        external_reference=obj["id"])
+                                        actor=SYSTEM, external_reference=obj["id"])
             return payment, StripeEventStatus.PROCESSED
         if metadata.get("kind") == "self_recharge":  # a customer's recharge paid by card: bought with the payment
             from ledger.vouchers.self_recharge import self_recharge_paid
@@ -110,13 +111,14 @@ def _handle(body: dict[str, Any]) -> tuple[Payment | None, str]:
                 StripeEventStatus.PROCESSED
         if metadata.get("kind") == "topup":
             node = Operator.objects.get(pk=int(metadata["node"]))
-            wallet_topup(node=node, amount=amount, method="stripe", idempotency_key=key, external_reference=obj["id"])
+            wallet_topup(node=node, amount=amount, method="stripe", idempotency_key=key, external_reference=obj["id"],
+                         actor=SYSTEM)
             return None, StripeEventStatus.PROCESSED
     if body["type"] in ("charge.refunded", "charge.dispute.created"):
         refunded = Payment.objects.filter(idempotency_key=f"stripe:{obj.get('payment_intent')}").first()
         if refunded is not None:
             with contextlib.suppress(AlreadyReversed):  # a refund and a dispute for one charge: reversed once
-                payment_refund(payment=refunded, reason=f"Stripe {body['type']}",
+                payment_refund(payment=refunded, reason=f"Stripe {body['type']}", actor=SYSTEM,
                                chargeback=body["type"] == "charge.dispute.created")
             return refunded, StripeEventStatus.PROCESSED
     return None, StripeEventStatus.IGNORED

@@ -52,7 +52,7 @@ def _money(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
 @login_required
 def reports(request: HttpRequest) -> HttpResponse:
     user = cast(User, request.user)
-    if not selectors.ledger_scope_paths(user=user):
+    if not selectors.finance_paths(user=user):
         raise PermissionDenied("Your role has no reports.")
     start, end, errors = _period(request)
     days = request.GET.get("days", "14")

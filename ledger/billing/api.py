@@ -16,11 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role, User
+from hierarchy import authority
 from hierarchy.audit import Actor
+from hierarchy.authority import Act
 from hierarchy.models import Package, Subscriber
 from hierarchy.selectors import packages_for, subscribers_in_scope, subscribers_writable
 from ledger import selectors as ledger_selectors
-from ledger.api import Conflict, _require_bookkeeper, _require_money_role
+from ledger.api import Conflict
 from ledger.billing import selectors
 from ledger.billing.changes import ChangeQuote, billing_model_switch, package_change_confirm, package_change_preview
 from ledger.billing.documents import billing_settings, tenant_today
@@ -48,7 +50,7 @@ from ledger.billing.serializers import (
 )
 from ledger.billing.services import invoice_credit, invoice_void
 from ledger.pricing import from_minor
-from ledger.reports import Report
+from ledger.reports import Report, require_whole_books
 from ledger.services import IdempotencyConflict
 
 
@@ -57,7 +59,7 @@ def _user(request: Request) -> User:
 
 
 def _require_isp_admin(user: User) -> None:
-    node = ledger_selectors.user_node(user=user)
+    node = authority.user_node(user=user)
     if node is None or node.depth != 0 or user.role != Role.ADMIN:
         raise exceptions.PermissionDenied("Only the ISP's admin may do this.")
 
@@ -110,7 +112,7 @@ class InvoiceVoid(APIView):
     def post(self, request: Request, pk: int) -> Response:
         invoice = _invoice(request, pk)
         user = _user(request)
-        _require_bookkeeper(user)
+        authority.authorize(user, Act.INVOICE_VOID)
         data = VoidRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         invoice = invoice_void(invoice=invoice, reason=data.validated_data["reason"], actor_id=user.pk)
@@ -122,7 +124,7 @@ class InvoiceCreditNoteCreate(APIView):
     def post(self, request: Request, pk: int) -> Response:
         invoice = _invoice(request, pk)
         user = _user(request)
-        _require_bookkeeper(user)
+        authority.authorize(user, Act.CREDIT_NOTE)
         data = CreditNoteRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         note = invoice_credit(invoice=invoice, amount=data.validated_data["amount"],
@@ -137,7 +139,7 @@ class InvoicePay(APIView):
         """A payment directed at this invoice (any rest goes to the oldest open invoices, then credit)."""
         invoice = _invoice(request, pk)
         user = _user(request)
-        _require_money_role(user)
+        authority.authorize(user, Act.INVOICE_PAY)
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 150:
             raise exceptions.ValidationError({"Idempotency-Key": ["Send an Idempotency-Key header (1-150 chars)."]})
@@ -146,8 +148,7 @@ class InvoicePay(APIView):
         try:
             _, created = invoice_pay(invoice=invoice, amount=data.validated_data["amount"],
                                      method=data.validated_data["method"], idempotency_key=f"api:{key}",
-                                     actor_id=user.pk, collector=ledger_selectors.user_node(user=user),
-                                     external_reference=data.validated_data["reference"])
+                                     actor=user, external_reference=data.validated_data["reference"])
         except IdempotencyConflict as exc:
             raise Conflict("This Idempotency-Key was already used with a different payment.") from exc
         body = InvoiceSerializer(Invoice.objects.prefetch_related("lines").get(pk=invoice.pk)).data
@@ -315,7 +316,7 @@ class PromoCodeRedeem(APIView):
 class BillingSettingsView(APIView):
     @extend_schema(responses={200: BillingSettingsSerializer})
     def get(self, request: Request) -> Response:
-        _require_bookkeeper(_user(request))
+        require_whole_books(_user(request))
         return Response(BillingSettingsSerializer(billing_settings()).data)
 
     @extend_schema(request=BillingSettingsSerializer, responses={200: BillingSettingsSerializer})
@@ -333,7 +334,7 @@ class ReceivablesAging(Report):
     def get(self, request: Request) -> Response:
         """Open invoice amounts per customer by days past due: current, 1-30, 31-60, 61-90, over 90."""
         user = _user(request)
-        if ledger_selectors.user_node(user=user) is None:
+        if authority.user_node(user=user) is None:
             raise exceptions.PermissionDenied("Your role has no receivables report.")
         query = AgingQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -5,14 +5,5 @@ class BillingConfig(AppConfig):
     name = "ledger.billing"
     label = "billing"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        # Payments are allocated to invoices inside the payment's own transaction.
-        from ledger import services as ledger_services
-        from ledger.billing.payments import ALLOCATION_PROBE, payment_release_hook
-
-        if ALLOCATION_PROBE not in ledger_services.payment_probes:
-            ledger_services.payment_probes.append(ALLOCATION_PROBE)
-        # A refund (chargeback) releases the payment's allocations inside the reversal's transaction.
-        if payment_release_hook not in ledger_services.payment_reversed_hooks:
-            ledger_services.payment_reversed_hooks.append(payment_release_hook)
+    # Payments are allocated to invoices (and refunds release them) by ledger.services.payment_record and
+    # payment_refund, through ledger/payment_steps.py: nothing to register at start-up.

@@ -1,7 +1,7 @@
 """Applying payments and credits to invoices.
 
 A customer's *credits* are its payments (not refunded) and its credit notes, less what was already
-allocated. A payment is allocated, inside its own transaction (``ledger.services.payment_probes``),
+allocated. A payment is allocated, inside its own transaction (``ledger/payment_steps.py``),
 to the invoices the payer chose and then to the oldest open invoices; what is left is an advance payment,
 applied to the next invoices when they are issued. The database caps every allocation (migration 0002):
 never more than an invoice's total, nor more than a payment's or credit note's amount.
@@ -10,7 +10,7 @@ When an invoice becomes paid, the customer's validity extends to the end of the 
 to the end of the period after it, as it is billed in arrears), and a customer suspended for nonpayment
 with nothing overdue any more is reactivated.
 
-A refund or chargeback of a payment (``ledger.services.payment_refund``, ``payment_reversed_hooks``)
+A refund or chargeback of a payment (``ledger.services.payment_refund``, ``ledger/payment_steps.py``)
 releases, in the reversal's transaction, every allocation of that payment (a negative row linked to it,
 migration 0004): its invoices are partially paid or open again and its unallocated remainder is no credit
 any more. Validity a refunded payment extended is not shortened: the invoice is open again, other credits
@@ -185,7 +185,7 @@ ALLOCATION_PROBE = PaymentProbe(statements=(_LOCK_CUSTOMER, _OPEN_INVOICE), then
 
 
 def payment_release_hook(payment: Payment, reversal: JournalEntry) -> None:
-    """Registered in ``ledger.services.payment_reversed_hooks``: runs inside the refund's transaction, after
+    """Called by ``ledger/payment_steps.py``: runs inside the refund's transaction, after
     the reversing entry (the trigger admits a release only then). Releases the payment's allocations."""
     customer = customer_lock(payment.customer_id)
     released = list(PaymentAllocation.objects.filter(payment_id=payment.pk, releases__isnull=True,
@@ -214,14 +214,14 @@ def invoices_chosen(invoice_ids: Sequence[int]) -> Iterator[None]:
         _chosen_invoices.reset(token)
 
 
-def invoice_pay(*, invoice: Invoice, amount: int, method: str, idempotency_key: str, actor_id: int | None = None,
-                collector: object = None, external_reference: str = "") -> tuple[Payment, bool]:
-    """A payment the payer directs at ``invoice`` (the rest goes to the oldest open invoices, then credit)."""
+def invoice_pay(*, invoice: Invoice, amount: int, method: str, idempotency_key: str, actor: Any,
+                external_reference: str = "") -> tuple[Payment, bool]:
+    """A payment the payer directs at ``invoice`` (the rest goes to the oldest open invoices, then credit);
+    ``payment_record`` checks the actor may record a payment by ``method`` for this customer."""
     customer = Subscriber.objects.select_related("owner", "package").get(pk=invoice.customer_id)
     with invoices_chosen([invoice.pk]):
         return payment_record(customer=customer, amount=amount, method=method, idempotency_key=idempotency_key,
-                              actor_id=actor_id, collector=collector,  # type: ignore[arg-type]
-                              external_reference=external_reference)
+                              actor=actor, external_reference=external_reference)
 
 
 def customer_credits_apply(*, customer: Subscriber) -> list[Invoice]:

@@ -5,12 +5,4 @@ class VouchersConfig(AppConfig):
     name = "ledger.vouchers"
     label = "vouchers"
     verbose_name = "Vouchers and prepaid recharge"
-
-    def ready(self) -> None:
-        # A self-recharge paid by card is bought inside its payment's transaction, before billing
-        # allocates what is left of the payment to open invoices.
-        from ledger import services as ledger_services
-        from ledger.vouchers.self_recharge import self_recharge_payment_hook
-
-        if self_recharge_payment_hook not in ledger_services.payment_posted_hooks:
-            ledger_services.payment_posted_hooks.insert(0, self_recharge_payment_hook)
+    # A self-recharge paid by card is bought inside its payment's transaction (ledger/payment_steps.py).

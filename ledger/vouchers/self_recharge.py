@@ -15,7 +15,7 @@ Paying:
   completes at once; otherwise InsufficientCredit and nothing changes;
 - by card — a Stripe PaymentIntent for the price, metadata ``kind=self_recharge`` with the order. When
   the webhook reports it succeeded, ``payment_record`` posts the payment once (``stripe:<pi id>``) and,
-  in its transaction (``payment_posted_hooks``, before the billing allocation), the recharge is bought
+  in its transaction (ledger/payment_steps.py, before the billing allocation), the recharge is bought
   from that payment. The recharge's idempotency key comes from the order, so a second delivery (or a
   second paid intent for the same order) buys nothing more: that money stays as the customer's credit.
 """
@@ -208,14 +208,14 @@ def self_recharge_paid(*, payment_intent: str, amount: int, metadata: dict[str, 
     token = _paid_order.set(order if order.price == amount else None)
     try:
         payment, _ = payment_record(customer=customer, amount=amount, method="stripe", idempotency_key=key,
-                                    external_reference=payment_intent)
+                                    actor=SYSTEM, external_reference=payment_intent)
     finally:
         _paid_order.reset(token)
     return payment
 
 
 def self_recharge_payment_hook(payment: Payment) -> None:
-    """Registered first in ``ledger.services.payment_posted_hooks`` (runs in payment_record's transaction).
+    """Step 2 of a payment (ledger/payment_steps.py: runs in payment_record's transaction, before billing).
     Buys the paid order at the price paid; if it cannot be bought any more (the package was withdrawn, the
     customer disabled), the payment stays as the customer's credit."""
     order = _paid_order.get()

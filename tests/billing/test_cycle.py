@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from ledger.billing.models import Invoice, InvoiceStatus, PaymentAllocation
 from ledger.billing.services import invoice_issue_for_period, monthly_run
 from ledger.checks import ledger_check
@@ -38,10 +39,11 @@ def test_three_months_partial_and_advance_payment(alpha):
             assert balance(f"receivable:c{customer.pk}") == 13_200
             # idempotent
             assert invoice_issue_for_period(customer=customer) is None
-            payment_record(customer=customer, amount=5_000, method="cash", idempotency_key="cyc-1")
+            payment_record(actor=SYSTEM, customer=customer, amount=5_000, method="cash", idempotency_key="cyc-1")
             march.refresh_from_db()
             assert march.status == InvoiceStatus.PARTIALLY_PAID and march.amount_paid == 5_000
-            payment_record(customer=customer, amount=8_200 + 20_000, method="bank", idempotency_key="cyc-2")
+            payment_record(actor=SYSTEM, customer=customer, amount=8_200 + 20_000, method="bank",
+                           idempotency_key="cyc-2")
             march.refresh_from_db()
             assert march.status == InvoiceStatus.PAID
             customer.refresh_from_db()

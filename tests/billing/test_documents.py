@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from hierarchy.models import SubscriberStatus
 from ledger.billing.models import (
     BillingProfile,
@@ -70,7 +71,7 @@ def test_issued_invoice_is_immutable_in_postgres(alpha):
                                        total=1)
             check_deferred_now()
         # Allocations: never above the invoice's total, never more than the payment.
-        payment, _ = payment_record(customer=invoice.customer, amount=20_000, method="bank",
+        payment, _ = payment_record(actor=SYSTEM, customer=invoice.customer, amount=20_000, method="bank",
                                     idempotency_key="doc-alloc")
         invoice.refresh_from_db()
         assert invoice.status == InvoiceStatus.PAID and invoice.amount_paid == 13_200
@@ -121,7 +122,8 @@ def test_paid_invoice_is_not_voided_and_credit_notes_correct_it(alpha):
             "INSERT INTO billing_creditnote (number, sequence, customer_id, invoice_id, net, tax, total, income, reason,"
             " entry_id, created) VALUES ('CN-X', 999999, %s, %s, 9901, 0, 9901, 'sales_revenue', 'x', %s, now())",
             [invoice.customer_id, invoice.pk, invoice.entry_id])
-        payment_record(customer=invoice.customer, amount=9_900, method="cash", idempotency_key="doc-cn-pay")
+        payment_record(actor=SYSTEM, customer=invoice.customer, amount=9_900, method="cash",
+                       idempotency_key="doc-cn-pay")
         invoice.refresh_from_db()
         assert invoice.status == InvoiceStatus.PAID
         check_deferred_now()
@@ -146,7 +148,7 @@ def test_late_fee_once_suspends_and_payment_reactivates(alpha):
             assert BillingProfile.objects.get(customer=customer).suspended_for_nonpayment
             check_deferred_now()
             assert balance("late_fee_income") <= -430
-            payment_record(customer=customer, amount=13_630, method="bank", idempotency_key="late-pay")
+            payment_record(actor=SYSTEM, customer=customer, amount=13_630, method="bank", idempotency_key="late-pay")
             customer.refresh_from_db()
             assert customer.status == SubscriberStatus.ACTIVE
             assert not BillingProfile.objects.get(customer=customer).suspended_for_nonpayment

@@ -10,6 +10,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from ledger.billing.changes import billing_model_switch
 from ledger.billing.models import BillingProfile, CreditNote, Invoice, InvoiceStatus
 from ledger.billing.services import invoice_issue_for_period, monthly_run
@@ -34,7 +35,7 @@ def _two_open_invoices(alpha):
 def test_switch_to_daily_voiding_open_invoices(alpha):
     with schema_context(alpha.schema):
         customer, (may, june) = _two_open_invoices(alpha)
-        payment_record(customer=customer, amount=5_000, method="cash", idempotency_key="switch-part")
+        payment_record(actor=SYSTEM, customer=customer, amount=5_000, method="cash", idempotency_key="switch-part")
         may.refresh_from_db()
         assert may.amount_paid == 5_000  # the oldest open invoice first
         with pytest.raises(ValidationError):
@@ -71,7 +72,7 @@ def test_switch_to_daily_keeping_open_invoices_then_back(alpha):
         with time_machine.travel(datetime.datetime(2026, 8, 3, 9, tzinfo=datetime.UTC), tick=False):
             august = invoice_issue_for_period(customer=customer)
         assert august is not None and august.period_start == datetime.date(2026, 8, 3)
-        payment_record(customer=customer, amount=36_000, method="bank", idempotency_key="switch-keep")
+        payment_record(actor=SYSTEM, customer=customer, amount=36_000, method="bank", idempotency_key="switch-keep")
         assert set(Invoice.objects.filter(customer=customer).values_list("status", flat=True)) == {"paid"}
         check_deferred_now()
         assert ledger_check().ok
@@ -91,7 +92,7 @@ def test_a_recharge_payment_is_no_advance_for_the_first_invoice(alpha):
         check_deferred_now()
         owed = balance(f"receivable:c{customer.pk}")
         assert owed == 1_000  # 100.00 x 3/30 days
-        payment_record(customer=customer, amount=owed, method="cash", idempotency_key="recharge-paid")
+        payment_record(actor=SYSTEM, customer=customer, amount=owed, method="cash", idempotency_key="recharge-paid")
         billing_model_switch(customer=customer, model="monthly", open_invoices=None, on=datetime.date(2026, 6, 1))
         with time_machine.travel(datetime.datetime(2026, 6, 3, 9, tzinfo=datetime.UTC), tick=False):
             june = invoice_issue_for_period(customer=customer)
@@ -99,7 +100,7 @@ def test_a_recharge_payment_is_no_advance_for_the_first_invoice(alpha):
         check_deferred_now()
         assert balance(f"receivable:c{customer.pk}") == june.total
         # A real advance still counts: pay 150.00 on a 100.00 invoice, 50.00 waits for July.
-        payment_record(customer=customer, amount=15_000, method="cash", idempotency_key="advance")
+        payment_record(actor=SYSTEM, customer=customer, amount=15_000, method="cash", idempotency_key="advance")
         june.refresh_from_db()
         assert june.status == InvoiceStatus.PAID
         with time_machine.travel(datetime.datetime(2026, 7, 3, 9, tzinfo=datetime.UTC), tick=False):

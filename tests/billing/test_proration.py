@@ -11,7 +11,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django_tenants.utils import schema_context
 
-from hierarchy.audit import AuditEvent
+from hierarchy.audit import SYSTEM, AuditEvent
 from ledger.billing.changes import package_change_confirm, package_change_preview
 from ledger.billing.models import CreditNote, Invoice, InvoiceStatus
 from ledger.billing.services import invoice_issue_for_period
@@ -39,7 +39,7 @@ def test_upgrade_on_day_21_of_30(alpha):
         customer = monthly_customer(alpha.sub_reseller, alpha.package)
         june = _june_invoice(customer)
         assert june.total == 13_200
-        payment_record(customer=customer, amount=13_200, method="bank", idempotency_key="pro-up-1")
+        payment_record(actor=SYSTEM, customer=customer, amount=13_200, method="bank", idempotency_key="pro-up-1")
         june.refresh_from_db()
         assert june.status == InvoiceStatus.PAID
         day = datetime.date(2026, 6, 21)

@@ -10,6 +10,7 @@ import time_machine
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from hierarchy.models import SubscriberStatus
 from ledger.billing.models import BillingProfile, Invoice, InvoiceStatus, PaymentAllocation
 from ledger.billing.payments import available_credits, customer_credit, invoice_pay
@@ -47,7 +48,7 @@ def test_refund_reopens_the_invoice_and_matches_the_receivable(alpha):
         march = _invoice(customer, MARCH)
         with time_machine.travel(MARCH, tick=False):
             # March in full and 2,500 in advance.
-            payment, _ = invoice_pay(invoice=march, amount=march.total + 2_500, method="cash",
+            payment, _ = invoice_pay(actor=SYSTEM, invoice=march, amount=march.total + 2_500, method="cash",
                                      idempotency_key="rf-full")
             assert _state(march) == [(InvoiceStatus.PAID, march.total)]
             assert available_credits(customer_id=customer.pk) == [("payment", payment.pk, 2_500)]
@@ -57,7 +58,7 @@ def test_refund_reopens_the_invoice_and_matches_the_receivable(alpha):
             assert paid_until == datetime.datetime(2026, 4, 5, tzinfo=datetime.UTC)
             assert balance(f"receivable:c{customer.pk}") == -2_500
 
-            refund = payment_refund(payment=payment, reason="customer asked")
+            refund = payment_refund(actor=SYSTEM, payment=payment, reason="customer asked")
         assert refund.reversal_of_id == payment.entry_id
         assert _state(march) == [(InvoiceStatus.OPEN, 0)]
         assert march.outstanding == march.total
@@ -80,15 +81,16 @@ def test_refund_of_a_payment_spread_over_two_invoices(alpha):
         march = _invoice(customer, MARCH)
         april = _invoice(customer, APRIL)
         with time_machine.travel(APRIL, tick=False):
-            first, _ = payment_record(customer=customer, amount=5_000, method="cash", idempotency_key="rf-a")
+            first, _ = payment_record(actor=SYSTEM, customer=customer, amount=5_000, method="cash",
+                                      idempotency_key="rf-a")
             # The rest of March and 3,000 of April.
-            second, _ = payment_record(customer=customer, amount=march.total - 5_000 + 3_000,
+            second, _ = payment_record(actor=SYSTEM, customer=customer, amount=march.total - 5_000 + 3_000,
                                        method="bank", idempotency_key="rf-b")
         assert _state(march, april) == [(InvoiceStatus.PAID, march.total),
                                         (InvoiceStatus.PARTIALLY_PAID, 3_000)]
 
         with time_machine.travel(APRIL, tick=False):
-            payment_refund(payment=second, chargeback=True)
+            payment_refund(actor=SYSTEM, payment=second, chargeback=True)
         # Only the refunded payment's allocations are released; the first payment stays on March.
         assert _state(march, april) == [(InvoiceStatus.PARTIALLY_PAID, 5_000), (InvoiceStatus.OPEN, 0)]
         assert PaymentAllocation.objects.filter(payment=second, releases__isnull=False).count() == 2
@@ -104,12 +106,13 @@ def test_second_refund_is_refused_and_changes_nothing(alpha):
         customer = monthly_customer(alpha.sub_reseller, alpha.package, billing_day=5)
         march = _invoice(customer, MARCH)
         with time_machine.travel(MARCH, tick=False):
-            payment, _ = invoice_pay(invoice=march, amount=march.total, method="cash", idempotency_key="rf-twice")
-            payment_refund(payment=payment)
+            payment, _ = invoice_pay(actor=SYSTEM, invoice=march, amount=march.total, method="cash",
+                                     idempotency_key="rf-twice")
+            payment_refund(actor=SYSTEM, payment=payment)
         rows = list(PaymentAllocation.objects.filter(payment=payment).values_list("id", "amount", "releases_id"))
         receivable = balance(f"receivable:c{customer.pk}")
         with pytest.raises(AlreadyReversed):
-            payment_refund(payment=payment)
+            payment_refund(actor=SYSTEM, payment=payment)
         assert list(PaymentAllocation.objects.filter(payment=payment)
                     .values_list("id", "amount", "releases_id")) == rows
         assert _state(march) == [(InvoiceStatus.OPEN, 0)]
@@ -130,8 +133,9 @@ def test_database_guards_allocations_and_releases(alpha):
         march = _invoice(customer, MARCH)
         april = _invoice(customer, APRIL)
         with time_machine.travel(APRIL, tick=False):
-            kept, _ = payment_record(customer=customer, amount=4_000, method="cash", idempotency_key="rf-kept")
-            refunded, _ = invoice_pay(invoice=march, amount=march.total - 4_000 + 1_000, method="cash",
+            kept, _ = payment_record(actor=SYSTEM, customer=customer, amount=4_000, method="cash",
+                                     idempotency_key="rf-kept")
+            refunded, _ = invoice_pay(actor=SYSTEM, invoice=march, amount=march.total - 4_000 + 1_000, method="cash",
                                       idempotency_key="rf-gone")
         kept_row = PaymentAllocation.objects.get(payment=kept)
         # Not refunded: its allocation cannot be released.
@@ -142,7 +146,7 @@ def test_database_guards_allocations_and_releases(alpha):
         assert "allocation_positive_or_release" in _refused(
             "INSERT INTO billing_paymentallocation (invoice_id, payment_id, amount, created)"
             " VALUES (%s, %s, -100, now())", [april.pk, refunded.pk])
-        payment_refund(payment=refunded)
+        payment_refund(actor=SYSTEM, payment=refunded)
         released = PaymentAllocation.objects.filter(payment=refunded, releases__isnull=True).order_by("id")
         assert released.count() == 2  # the rest of March, then 1,000 of April
         row = released.first()
@@ -171,8 +175,9 @@ def test_release_must_mirror_the_allocation(alpha):
         march = _invoice(customer, MARCH)
         april = _invoice(customer, APRIL)
         with time_machine.travel(APRIL, tick=False):
-            payment, _ = invoice_pay(invoice=march, amount=march.total, method="cash", idempotency_key="rf-mirror")
-            payment_refund(payment=payment)
+            payment, _ = invoice_pay(actor=SYSTEM, invoice=march, amount=march.total, method="cash",
+                                     idempotency_key="rf-mirror")
+            payment_refund(actor=SYSTEM, payment=payment)
         row = PaymentAllocation.objects.get(payment=payment, releases__isnull=True)
         insert = ("INSERT INTO billing_paymentallocation (invoice_id, payment_id, amount, releases_id, created)"
                   " VALUES (%s, %s, %s, %s, now())")
@@ -190,10 +195,12 @@ def test_later_payment_reallocates_to_the_reopened_invoice(alpha):
         customer = monthly_customer(alpha.sub_reseller, alpha.package, billing_day=5)
         march = _invoice(customer, MARCH)
         with time_machine.travel(MARCH, tick=False):
-            payment, _ = invoice_pay(invoice=march, amount=march.total, method="cash", idempotency_key="rf-1")
-            payment_refund(payment=payment)
+            payment, _ = invoice_pay(actor=SYSTEM, invoice=march, amount=march.total, method="cash",
+                                     idempotency_key="rf-1")
+            payment_refund(actor=SYSTEM, payment=payment)
             assert _state(march) == [(InvoiceStatus.OPEN, 0)]
-            again, _ = payment_record(customer=customer, amount=march.total, method="bank", idempotency_key="rf-2")
+            again, _ = payment_record(actor=SYSTEM, customer=customer, amount=march.total, method="bank",
+                                      idempotency_key="rf-2")
         assert _state(march) == [(InvoiceStatus.PAID, march.total)]
         assert PaymentAllocation.objects.get(payment=again).amount == march.total
         customer.refresh_from_db()
@@ -209,18 +216,20 @@ def test_refund_of_an_overdue_invoice_suspends_for_nonpayment(alpha):
         customer = monthly_customer(alpha.sub_reseller, alpha.package, billing_day=5)
         march = _invoice(customer, MARCH)
         with time_machine.travel(MARCH, tick=False):
-            payment, _ = invoice_pay(invoice=march, amount=march.total, method="cash", idempotency_key="rf-late")
+            payment, _ = invoice_pay(actor=SYSTEM, invoice=march, amount=march.total, method="cash",
+                                     idempotency_key="rf-late")
         customer.refresh_from_db()
         assert customer.status == SubscriberStatus.ACTIVE
         # A chargeback weeks later: March is past due + grace again.
         with time_machine.travel(datetime.datetime(2026, 3, 25, 8, tzinfo=datetime.UTC), tick=False):
-            payment_refund(payment=payment, chargeback=True)
+            payment_refund(actor=SYSTEM, payment=payment, chargeback=True)
         customer.refresh_from_db()
         assert customer.status == SubscriberStatus.SUSPENDED
         assert BillingProfile.objects.get(customer=customer).suspended_for_nonpayment
         # Paying again reactivates (the usual rule).
         with time_machine.travel(datetime.datetime(2026, 3, 26, 8, tzinfo=datetime.UTC), tick=False):
-            payment_record(customer=customer, amount=march.total, method="bank", idempotency_key="rf-late-2")
+            payment_record(actor=SYSTEM, customer=customer, amount=march.total, method="bank",
+                           idempotency_key="rf-late-2")
         customer.refresh_from_db()
         assert customer.status == SubscriberStatus.ACTIVE and _state(march) == [(InvoiceStatus.PAID, march.total)]
 

@@ -16,6 +16,7 @@ def setup(slug: str) -> str:
 
     from django_tenants.utils import schema_context
 
+    from hierarchy.audit import SYSTEM
     from hierarchy.models import BillingMode, Package, PackageAssignment, Subscriber
     from hierarchy.services import operator_create, operator_root
     from ledger.wallets import wallet_topup
@@ -32,8 +33,9 @@ def setup(slug: str) -> str:
         PackageAssignment.objects.create(package=package, operator=sub, price=Decimal(120))
         for i in range(3):
             Subscriber.objects.create(username=f"conc-{i}", package=package, owner=sub)
-        wallet_topup(node=reseller, amount=200_000, method="bank")
-        wallet_topup(node=sub, amount=100_500, method="parent_wallet")  # 9 activations of 110.00, 15.00 left
+        wallet_topup(actor=SYSTEM, node=reseller, amount=200_000, method="bank")
+        # 9 activations of 110.00, 15.00 left
+        wallet_topup(actor=SYSTEM, node=sub, amount=100_500, method="parent_wallet")
     return tenant.schema_name
 
 
@@ -59,6 +61,7 @@ def drop(schema: str) -> None:
 def work(schema: str, seed: int) -> dict[str, int]:
     from django_tenants.utils import schema_context
 
+    from hierarchy.audit import SYSTEM
     from hierarchy.models import Subscriber
     from ledger.models import Payment
     from ledger.services import AlreadyReversed, payment_record, payment_refund
@@ -73,11 +76,11 @@ def work(schema: str, seed: int) -> dict[str, int]:
         for i in keys:
             customer = customers[i % len(customers)]
             _, created = payment_record(customer=customer, amount=1_000 + i, method=["cash", "bank"][i % 2],
-                                        idempotency_key=f"conc-{i}", collector=customer.owner)
+                                        actor=SYSTEM, idempotency_key=f"conc-{i}", collector=customer.owner)
             summary["created" if created else "replayed"] += 1
             if rng.random() < 0.3:
                 try:
-                    subscriber_activate(subscriber=rng.choice(customers))
+                    subscriber_activate(actor=SYSTEM, subscriber=rng.choice(customers))
                     summary["activated"] += 1
                 except InsufficientFunds:
                     summary["refused"] += 1
@@ -85,13 +88,13 @@ def work(schema: str, seed: int) -> dict[str, int]:
         for i in keys:
             if i % 2 == 0:
                 try:
-                    payment_refund(payment=Payment.objects.get(idempotency_key=f"conc-{i}"))
+                    payment_refund(actor=SYSTEM, payment=Payment.objects.get(idempotency_key=f"conc-{i}"))
                     summary["refunded"] += 1
                 except AlreadyReversed:
                     summary["already_refunded"] += 1
         for _ in range(5):
             try:
-                subscriber_activate(subscriber=rng.choice(customers))
+                subscriber_activate(actor=SYSTEM, subscriber=rng.choice(customers))
                 summary["activated"] += 1
             except InsufficientFunds:
                 summary["refused"] += 1

@@ -14,10 +14,16 @@ from ledger.models import Account, account_balance
 _seq = itertools.count(1)
 
 
-def node(parent: Operator, *, share: str = "50", prepaid: bool = True) -> Operator:
+def node(parent: Operator, *, share: str = "50", prepaid: bool = True, credit: str = "0") -> Operator:
     return operator_create(parent=parent, name=f"node-{next(_seq)}-{id(parent)}",
                            billing_mode=BillingMode.PREPAID if prepaid else BillingMode.POSTPAID,
-                           share_percent=Decimal(share))
+                           share_percent=Decimal(share), credit_limit=Decimal(credit))
+
+
+def credit_grant(node: Operator, limit: str) -> None:
+    """Give a postpaid node a credit limit (an UPDATE, so the database's trigger moves its ceiling too). The
+    persona objects are shared between tests: they are not changed in memory."""
+    Operator.objects.filter(pk=node.pk).update(credit_limit=Decimal(limit))
 
 
 def customer(owner: Operator, package: Package) -> Subscriber:

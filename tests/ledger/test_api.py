@@ -67,7 +67,8 @@ def test_reseller_cannot_refund_and_sibling_cannot_see(alpha):
     assert sub.post(f"/api/v1/payments/{payment['id']}/refund/", {}, content_type="application/json").status_code == 403
     sibling = api(alpha, alpha.sibling_user)
     assert sibling.get(f"/api/v1/payments/{payment['id']}/").status_code == 404
-    assert pay(sibling, alpha.customer.pk, key="sibling").status_code == 400
+    assert pay(sibling, alpha.customer.pk, method="cash", key="sibling").status_code == 400  # not its customer
+    assert pay(sibling, alpha.customer.pk, key="sibling-bank").status_code == 403  # no bank money below the ISP
     customer = api(alpha, alpha.customer_user)
     assert pay(customer, alpha.customer.pk, key="self").status_code == 403
 

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from hierarchy.models import Operator, PackageAssignment
 from ledger.services import payment_record
 from tests.ledger.factories import balance
@@ -24,11 +25,11 @@ def _commissions(alpha) -> tuple[int, int, int]:
 def test_a_changed_share_is_used_by_the_next_payment(alpha):
     with schema_context(alpha.schema):
         customer = alpha.customer
-        payment_record(customer=customer, amount=10_000, method="bank", idempotency_key="chain-1")
+        payment_record(actor=SYSTEM, customer=customer, amount=10_000, method="bank", idempotency_key="chain-1")
         before = _commissions(alpha)
         # Another process (here: a raw UPDATE the cache cannot know about) changes the reseller's share.
         Operator.objects.filter(pk=alpha.reseller.pk).update(share_percent=Decimal("80"))
-        payment_record(customer=customer, amount=10_000, method="bank", idempotency_key="chain-2")
+        payment_record(actor=SYSTEM, customer=customer, amount=10_000, method="bank", idempotency_key="chain-2")
         after = _commissions(alpha)
         # 80 % → reseller pool 80, its sub-reseller 50 % of that: 40 / 40, an expense of 80 for the ISP.
         assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (8_000, -4_000, -4_000)
@@ -40,12 +41,12 @@ def test_a_changed_price_in_price_difference_mode_is_used(alpha):
         package = customer.package
         PackageAssignment.objects.filter(package=package).update(commission_mode="price_difference")
         start = _commissions(alpha)[2]
-        payment_record(customer=customer, amount=10_000, method="bank", idempotency_key="chain-pd-1")
+        payment_record(actor=SYSTEM, customer=customer, amount=10_000, method="bank", idempotency_key="chain-pd-1")
         middle = _commissions(alpha)[2]
         # The sub-reseller now sells for twice its price: its margin, so its part of a payment, grows.
         sub = PackageAssignment.objects.get(package=package, operator=alpha.sub_reseller)
         PackageAssignment.objects.filter(pk=sub.pk).update(price=sub.price * 2)
-        payment_record(customer=customer, amount=10_000, method="bank", idempotency_key="chain-pd-2")
+        payment_record(actor=SYSTEM, customer=customer, amount=10_000, method="bank", idempotency_key="chain-pd-2")
         end = _commissions(alpha)[2]
         cost = PackageAssignment.objects.get(package=package, operator=alpha.reseller).price
         assert start - middle == 10_000 * (sub.price - cost) // sub.price
@@ -79,7 +80,8 @@ def test_a_payment_entry_carries_its_dimensions(alpha):
     with schema_context(alpha.schema):
         from ledger.models import JournalEntry
 
-        payment, _ = payment_record(customer=alpha.customer, amount=1_000, method="bank", idempotency_key="chain-dims")
+        payment, _ = payment_record(actor=SYSTEM, customer=alpha.customer, amount=1_000, method="bank",
+                                    idempotency_key="chain-dims")
         entry = JournalEntry.objects.get(pk=payment.entry_id)
         assert (entry.customer_id, entry.node_id, entry.package_id) == (
             alpha.customer.pk, alpha.customer.owner_id, alpha.customer.package_id)

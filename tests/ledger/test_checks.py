@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from ledger.checks import ledger_check
 from ledger.services import payment_record
 from ledger.tasks import ledger_check_tenant
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def test_clean_books_pass(alpha):
     with schema_context(alpha.schema):
-        payment_record(customer=alpha.customer, amount=10_000, method="bank", idempotency_key="chk-1")
+        payment_record(actor=SYSTEM, customer=alpha.customer, amount=10_000, method="bank", idempotency_key="chk-1")
     out = StringIO()
     call_command("ledger_check", schema=alpha.schema, stdout=out)
     assert f"{alpha.schema}: OK" in out.getvalue()
@@ -31,7 +32,7 @@ def test_clean_books_pass(alpha):
 
 def test_drift_is_reported(alpha):
     with schema_context(alpha.schema):
-        payment_record(customer=alpha.customer, amount=10_000, method="bank", idempotency_key="chk-2")
+        payment_record(actor=SYSTEM, customer=alpha.customer, amount=10_000, method="bank", idempotency_key="chk-2")
         check_deferred_now()
         with connection.cursor() as cursor:
             # Only possible by switching triggers off as a superuser (replication role), rolled back after.

@@ -9,6 +9,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from ledger.models import Account, Payment
 from ledger.services import payment_record, payment_refund
 from tests.ledger.factories import check_deferred_now
@@ -36,7 +37,7 @@ ENTRY = object()
 
 
 def _accounts() -> tuple[int, int]:
-    payment_record(customer=_customer(), amount=1_000, method="bank", idempotency_key="raw-setup")
+    payment_record(actor=SYSTEM, customer=_customer(), amount=1_000, method="bank", idempotency_key="raw-setup")
     return (Account.objects.get(code="bank").pk, Account.objects.get(code="commission_expense").pk)
 
 
@@ -101,7 +102,7 @@ def test_an_entry_is_reversible_once(alpha):
     with schema_context(alpha.schema):
         _accounts()
         payment = Payment.objects.get(idempotency_key="raw-setup")
-        payment_refund(payment=payment)
+        payment_refund(actor=SYSTEM, payment=payment)
         insert = ("INSERT INTO ledger_journalentry (kind, created, reason, external_reference, reversal_of_id) "
                   "VALUES ('reversal', now(), 'raw', '', %s)")
         assert "reversal_of" in _refused(insert, [payment.entry_id])

@@ -16,12 +16,20 @@ from django_tenants.utils import schema_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hierarchy.audit import SYSTEM
 from hierarchy.models import Package
 from hierarchy.services import operator_root
 from ledger.checks import ledger_check
-from ledger.models import AccountBalance, AccountKind, Posting
+from ledger.journal import CreditLimitExceeded
+from ledger.models import Account, AccountBalance, AccountKind, Posting, account_balance
 from ledger.services import payment_record, payment_refund
-from ledger.wallets import InsufficientFunds, subscriber_activate, wallet_balance, wallet_topup
+from ledger.wallets import (
+    InsufficientFunds,
+    node_owed,
+    subscriber_activate,
+    wallet_balance,
+    wallet_topup,
+)
 from tests.ledger.factories import assign_down, check_deferred_now, customer, node
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +46,8 @@ def _build(data):
     nodes = [root]
     for _ in range(data.draw(st.integers(1, 5), "nodes")):
         parent = data.draw(st.sampled_from([n for n in nodes if n.depth < 3]), "parent")
-        child = node(parent, share=str(data.draw(shares, "share")), prepaid=data.draw(st.booleans(), "prepaid"))
+        child = node(parent, share=str(data.draw(shares, "share")), prepaid=data.draw(st.booleans(), "prepaid"),
+                     credit=str(Decimal(data.draw(st.integers(0, 100_000), "credit")) / 100))
         parent_price = (package.price if parent.depth == 0 else
                         parent.package_assignments.get(package=package).price)
         markup = Decimal(data.draw(st.integers(0, 5_000), "markup")) / 100
@@ -61,6 +70,9 @@ def _assert_books(entry_ids: list[int], paid: int, refunded: int) -> None:
     report = ledger_check()
     assert report.ok, report.lines()
     assert not AccountBalance.objects.filter(account__kind=AccountKind.WALLET, balance__gt=0).exists()
+    # No postpaid node owes more than its credit limit.
+    for account in Account.objects.with_balance().filter(kind=AccountKind.NODE_RECEIVABLE).select_related("owner"):
+        assert account_balance(account) <= account.owner.credit_limit * 100, account.code
     # Payments (net of refunds) settle the customers' receivables, and every commission owed to a node is
     # the ISP's commission expense.
     assert _sum_effect(entry_ids, [AccountKind.RECEIVABLE]) == paid - refunded
@@ -85,7 +97,8 @@ def test_random_trees_and_operations_keep_the_books(alpha, data):
                 amount = data.draw(money, "amount")
                 method = data.draw(st.sampled_from(["cash", "bank", "stripe"]), "method")
                 collector = data.draw(st.sampled_from(nodes), "collector")
-                payment, _ = payment_record(customer=data.draw(st.sampled_from(customers), "customer"), amount=amount,
+                payment, _ = payment_record(actor=SYSTEM, customer=data.draw(st.sampled_from(customers), "customer"),
+                                            amount=amount,
                                             method=method, idempotency_key=f"prop-{next(_packages)}-{step}",
                                             collector=collector)
                 payments.append(payment)
@@ -94,7 +107,7 @@ def test_random_trees_and_operations_keep_the_books(alpha, data):
             elif op == "refund" and payments:
                 payment = data.draw(st.sampled_from(payments), "refund_of")
                 if not hasattr(payment.entry, "reversed_by"):
-                    entry_ids.append(payment_refund(payment=payment).pk)
+                    entry_ids.append(payment_refund(actor=SYSTEM, payment=payment).pk)
                     refunded += payment.amount
                     payment.entry.refresh_from_db()
             elif op == "topup":
@@ -102,12 +115,12 @@ def test_random_trees_and_operations_keep_the_books(alpha, data):
                 if target.billing_mode == "prepaid":
                     method = "bank" if target.depth == 1 else data.draw(st.sampled_from(["bank", "parent_wallet"]))
                     with contextlib.suppress(InsufficientFunds):
-                        wallet_topup(node=target, amount=data.draw(money, "topup"), method=method)
+                        wallet_topup(actor=SYSTEM, node=target, amount=data.draw(money, "topup"), method=method)
             elif op == "activate":
                 subscriber = data.draw(st.sampled_from(customers), "activate")
-                before = wallet_balance(node=subscriber.owner)
+                before = wallet_balance(node=subscriber.owner), node_owed(node=subscriber.owner)
                 try:
-                    subscriber_activate(subscriber=subscriber)
-                except InsufficientFunds:
-                    assert wallet_balance(node=subscriber.owner) == before
+                    subscriber_activate(actor=SYSTEM, subscriber=subscriber)
+                except (InsufficientFunds, CreditLimitExceeded):  # a prepaid wallet's floor, a postpaid's limit
+                    assert (wallet_balance(node=subscriber.owner), node_owed(node=subscriber.owner)) == before
             _assert_books(entry_ids, paid, refunded)

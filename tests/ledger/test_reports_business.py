@@ -9,10 +9,12 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from hierarchy.models import Subscriber
 from hierarchy.subscribers import subscriber_status_set
 from ledger.services import payment_record
 from ledger.wallets import subscriber_activate, wallet_topup
+from tests.ledger.factories import credit_grant
 from tests.ledger.test_api import api
 
 pytestmark = pytest.mark.django_db
@@ -23,13 +25,14 @@ def books(alpha):
     """Carol (under the sub-reseller) and Dan (under the sibling) activated and paying; three more customers of
     the sibling: expired last week, suspended, disabled today."""
     with schema_context(alpha.schema):
-        wallet_topup(node=alpha.sub_reseller, amount=50_000, method="bank")
+        wallet_topup(actor=SYSTEM, node=alpha.sub_reseller, amount=50_000, method="bank")
+        credit_grant(alpha.sibling, "500.00")  # the postpaid sibling sells on credit
         dan = Subscriber.objects.create(username="dan", package=alpha.package, owner=alpha.sibling)
-        subscriber_activate(subscriber=alpha.customer)
-        subscriber_activate(subscriber=dan)
-        payment_record(customer=alpha.customer, amount=12_000, method="cash", idempotency_key="rep-carol",
+        subscriber_activate(actor=SYSTEM, subscriber=alpha.customer)
+        subscriber_activate(actor=SYSTEM, subscriber=dan)
+        payment_record(actor=SYSTEM, customer=alpha.customer, amount=12_000, method="cash", idempotency_key="rep-carol",
                        collector=alpha.sub_reseller)
-        payment_record(customer=dan, amount=10_500, method="bank", idempotency_key="rep-dan")
+        payment_record(actor=SYSTEM, customer=dan, amount=10_500, method="bank", idempotency_key="rep-dan")
         now = timezone.now()
         Subscriber.objects.create(username="eve", package=alpha.package, owner=alpha.sibling,
                                   expires_at=now - timedelta(days=3))

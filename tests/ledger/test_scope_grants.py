@@ -8,6 +8,7 @@ from django_tenants.utils import schema_context
 from guardian.shortcuts import assign_perm
 
 from accounts.models import Role, User
+from hierarchy.audit import SYSTEM
 from hierarchy.models import Membership
 from ledger.services import payment_record
 from tests.ledger.test_api import api
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def _paid(alpha) -> int:
     with schema_context(alpha.schema):
-        payment, _ = payment_record(customer=alpha.customer, amount=10_000, method="cash",
+        payment, _ = payment_record(actor=SYSTEM, customer=alpha.customer, amount=10_000, method="cash",
                                     idempotency_key="grant-pay", collector=alpha.sub_reseller)
     return payment.pk
 
@@ -58,14 +59,25 @@ def test_a_grant_opens_the_granted_subtrees_books_to_a_sibling_reseller(alpha):
 def test_a_grant_on_a_subtree_does_not_reach_its_siblings_or_parent(alpha):
     payment_id = _paid(alpha)
     with schema_context(alpha.schema):
-        support = User.objects.create(email="books-desk@alpha.test", role=Role.SUPPORT, password="!")
-        Membership.objects.create(user=support, operator=alpha.sibling)
-        assign_perm("hierarchy.access_subtree", support, alpha.sub_reseller)
-    seen = _visible(api(alpha, support), alpha, payment_id)
+        accountant = User.objects.create(email="books-desk@alpha.test", role=Role.ACCOUNTANT, password="!")
+        Membership.objects.create(user=accountant, operator=alpha.sibling)
+        assign_perm("hierarchy.access_subtree", accountant, alpha.sub_reseller)
+    seen = _visible(api(alpha, accountant), alpha, payment_id)
     assert seen["payments"] == [payment_id] and seen["customer_statement"] == 200
     assert seen["node_statement"] == 404  # the reseller above the granted node
     assert f"commission_payable:{alpha.reseller.pk}" not in seen["accounts"]
     assert f"commission_payable:{alpha.sub_reseller.pk}" in seen["accounts"]
+
+
+def test_support_sees_no_books_even_with_a_grant(alpha):
+    payment_id = _paid(alpha)
+    with schema_context(alpha.schema):
+        support = User.objects.create(email="help-desk@alpha.test", role=Role.SUPPORT, password="!")
+        Membership.objects.create(user=support, operator=alpha.sibling)
+        assign_perm("hierarchy.access_subtree", support, alpha.sub_reseller)
+    seen = _visible(api(alpha, support), alpha, payment_id)
+    assert seen["payments"] == [] and seen["entries"] == 0 and not seen["accounts"] and not seen["commissions"]
+    assert seen["payment"] == seen["customer_statement"] == seen["node_statement"] == 404
 
 
 def test_a_grant_in_one_isp_shows_nothing_of_another(alpha, beta):

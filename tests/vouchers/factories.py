@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
 from config.crypto import secret_decrypt
+from hierarchy.audit import SYSTEM
 from hierarchy.models import Membership, Operator, Package
 from ledger.vouchers.models import Voucher, VoucherBatch
 from ledger.vouchers.services import batch_create, voucher_sell
@@ -22,9 +23,9 @@ _seq = itertools.count(1)
 
 def fund(isp, *, reseller: int = 1_000_00, sub: int = 500_00) -> None:
     """Put money in the prepaid reseller's and sub-reseller's wallets."""
-    wallet_topup(node=isp.reseller, amount=reseller, method="bank")
+    wallet_topup(actor=SYSTEM, node=isp.reseller, amount=reseller, method="bank")
     if sub:
-        wallet_topup(node=isp.sub_reseller, amount=sub, method="parent_wallet")
+        wallet_topup(actor=SYSTEM, node=isp.sub_reseller, amount=sub, method="parent_wallet")
 
 
 def distributor(node: Operator) -> User:

@@ -22,6 +22,7 @@ def setup(slug: str) -> dict[str, object]:
     from django_tenants.utils import schema_context
 
     from accounts.models import Role, User
+    from hierarchy.audit import SYSTEM
     from hierarchy.models import BillingMode, Membership, Package, PackageAssignment, Subscriber
     from hierarchy.services import operator_create, operator_root
     from ledger.vouchers.services import batch_create, stock_assign, voucher_sell
@@ -40,8 +41,8 @@ def setup(slug: str) -> dict[str, object]:
         PackageAssignment.objects.create(package=package, operator=sub, price=Decimal(120))
         for i in range(12):
             Subscriber.objects.create(username=f"race-{i:02d}", package=package, owner=sub)
-        wallet_topup(node=reseller, amount=100_000, method="bank")
-        wallet_topup(node=sub, amount=5 * ONE_DAY_COST + 100, method="parent_wallet")
+        wallet_topup(actor=SYSTEM, node=reseller, amount=100_000, method="bank")
+        wallet_topup(actor=SYSTEM, node=sub, amount=5 * ONE_DAY_COST + 100, method="parent_wallet")
         batch = batch_create(package=package, quantity=1, unit="days", face_price=500, count=1, owner=sub,
                              commission_percent=Decimal(10))
         seller = User.objects.create_user(email=f"cards@{slug}.test", password="x-long-password-1", role=Role.CARD_DISTRIBUTOR)

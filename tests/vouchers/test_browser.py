@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from hierarchy.models import Subscriber, SubscriberStatus
 from ledger.checks import ledger_check
 from ledger.vouchers.models import Recharge, Voucher, VoucherBatch, VoucherStatus
@@ -89,7 +90,8 @@ def test_customer_recharges_itself_from_credit_in_the_portal(page, web_server, i
 
     with django_db_blocker.unblock(), schema_context(isp.schema):
         carol = Subscriber.objects.select_related("owner", "package").get(pk=isp.customer.pk)
-        payment_record(customer=carol, amount=5_00, method="bank", idempotency_key=f"browser-{uuid.uuid4()}")
+        payment_record(actor=SYSTEM, customer=carol, amount=5_00, method="bank",
+                       idempotency_key=f"browser-{uuid.uuid4()}")
         recharges = Recharge.objects.filter(customer=carol).count()
     base = f"http://{isp.host}:{web_server}"
     _sign_in(page, base, isp.customer_user, "/portal/recharge/")

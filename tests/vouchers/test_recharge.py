@@ -9,7 +9,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django_tenants.utils import schema_context
 
-from hierarchy.audit import Actor
+from hierarchy.audit import SYSTEM, Actor
 from hierarchy.models import Package, PackageAssignment, Subscriber, SubscriberStatus
 from ledger.checks import ledger_check
 from ledger.models import EntryKind, JournalEntry
@@ -158,7 +158,7 @@ def test_isp_customer_recharge_is_charged_to_its_receivable_and_a_payment_settle
         assert (recharge.price, recharge.cost) == (10_00, 0)  # 100.00 x 3/30, no wallet involved
         check_deferred_now()
         assert balance(f"receivable:c{own.pk}") == 10_00 and balance("sales_revenue") == -10_00
-        payment_record(customer=own, amount=10_00, method="cash", idempotency_key="isp-own-pay")
+        payment_record(actor=SYSTEM, customer=own, amount=10_00, method="cash", idempotency_key="isp-own-pay")
         check_deferred_now()
         assert balance(f"receivable:c{own.pk}") == 0 and balance("cash") == 10_00
         assert ledger_check().ok

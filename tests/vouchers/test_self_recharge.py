@@ -12,6 +12,7 @@ import time_machine
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from hierarchy.models import Package, PackageAssignment, Subscriber
 from ledger.billing.payments import customer_credit
 from ledger.checks import ledger_check
@@ -34,7 +35,7 @@ def _buy(client: Client, key: str = "k1", **body):
 def _pay(isp, amount: int, key: str = "pay-1") -> None:
     with schema_context(isp.schema):
         carol = Subscriber.objects.select_related("owner", "package").get(pk=isp.customer.pk)
-        payment_record(customer=carol, amount=amount, method="bank", idempotency_key=key)
+        payment_record(actor=SYSTEM, customer=carol, amount=amount, method="bank", idempotency_key=key)
 
 
 def _state(isp) -> tuple:

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from ledger.services import payment_record
 from ledger.wallets import subscriber_activate, wallet_topup
 from tests.ledger.test_reports_business import books  # noqa: F401 (fixture)
@@ -32,13 +33,13 @@ def test_the_isp_admin_sees_charts_of_its_books(page, web_server, django_db_bloc
         tenant = tenant_create(name="Chart Net", slug=slug, admin_email=f"admin@{slug}.test", admin_password=PASSWORD)
         isp = build_personas(tenant)
         with schema_context(isp.schema):
-            wallet_topup(node=isp.sub_reseller, amount=100_000, method="bank")
+            wallet_topup(actor=SYSTEM, node=isp.sub_reseller, amount=100_000, method="bank")
             dan = Subscriber.objects.create(username="dan", package=isp.package, owner=isp.sibling)
             for customer in (isp.customer, dan, isp.customer):  # carol renews once: 3 sales of 100.00
-                subscriber_activate(subscriber=customer)
-            payment_record(customer=isp.customer, amount=24_000, method="cash", idempotency_key="page-1",
+                subscriber_activate(actor=SYSTEM, subscriber=customer)
+            payment_record(actor=SYSTEM, customer=isp.customer, amount=24_000, method="cash", idempotency_key="page-1",
                            collector=isp.sub_reseller)
-            payment_record(customer=dan, amount=10_500, method="bank", idempotency_key="page-2")
+            payment_record(actor=SYSTEM, customer=dan, amount=10_500, method="bank", idempotency_key="page-2")
 
     page.goto(f"http://{slug}.localhost:{web_server}/login/?next=/reports/")
     page.fill("#id_username", f"admin@{slug}.test")
