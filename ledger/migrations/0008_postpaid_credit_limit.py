@@ -127,7 +127,7 @@ BEGIN
     END IF;
     IF owed > new_ceiling THEN
         RAISE EXCEPTION 'ledger: % owes %, more than a credit limit of %; collect its dues first',
-            NEW.name, owed::numeric / 100, NEW.credit_limit
+            NEW.name, round(owed::numeric / 100, 2), NEW.credit_limit
             USING ERRCODE = 'check_violation', CONSTRAINT = 'node_receivable_within_credit';
     END IF;
     UPDATE @S.ledger_accountbalance b SET ceiling = new_ceiling

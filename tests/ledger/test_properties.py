@@ -72,7 +72,7 @@ def _assert_books(entry_ids: list[int], paid: int, refunded: int) -> None:
     assert not AccountBalance.objects.filter(account__kind=AccountKind.WALLET, balance__gt=0).exists()
     # No postpaid node owes more than its credit limit.
     for account in Account.objects.with_balance().filter(kind=AccountKind.NODE_RECEIVABLE).select_related("owner"):
-        assert account_balance(account) <= account.owner.credit_limit * 100, account.code
+        assert account.owner is not None and account_balance(account) <= account.owner.credit_limit * 100, account.code
     # Payments (net of refunds) settle the customers' receivables, and every commission owed to a node is
     # the ISP's commission expense.
     assert _sum_effect(entry_ids, [AccountKind.RECEIVABLE]) == paid - refunded

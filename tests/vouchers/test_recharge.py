@@ -17,7 +17,7 @@ from ledger.services import IdempotencyConflict
 from ledger.vouchers.models import Recharge
 from ledger.vouchers.recharge import pro_rata, recharge_legs, recharge_purchase
 from ledger.wallets import InsufficientFunds, wallet_balance
-from tests.ledger.factories import balance, check_deferred_now
+from tests.ledger.factories import balance, check_deferred_now, credit_grant
 from tests.vouchers.factories import fund
 
 pytestmark = pytest.mark.django_db
@@ -166,8 +166,9 @@ def test_isp_customer_recharge_is_charged_to_its_receivable_and_a_payment_settle
 
 def test_postpaid_owner_owes_the_recharge_instead_of_paying_from_a_wallet(alpha):
     with schema_context(alpha.schema):
+        credit_grant(alpha.sibling, "10.00")  # the sibling reseller is postpaid, with some credit
         customer = Subscriber.objects.create(username="sib-cust", password="pw", package=alpha.package,
-                                             owner=alpha.sibling)  # the sibling reseller is postpaid
+                                             owner=alpha.sibling)
         customer = Subscriber.objects.select_related("owner", "package").get(pk=customer.pk)
         recharge, _ = recharge_purchase(customer=customer, package=alpha.package, quantity=12, unit="hours")
         assert recharge.cost == 167  # 100.00 x 12/720 = 1.667 → 1.67

@@ -12,6 +12,7 @@ from django_tenants.utils import schema_context
 from hierarchy.audit import SYSTEM
 from ledger.services import payment_record
 from ledger.wallets import subscriber_activate, wallet_topup
+from tests.ledger.factories import credit_grant
 from tests.ledger.test_reports_business import books  # noqa: F401 (fixture)
 from tests.support.personas import PASSWORD, build_personas
 
@@ -34,6 +35,7 @@ def test_the_isp_admin_sees_charts_of_its_books(page, web_server, django_db_bloc
         isp = build_personas(tenant)
         with schema_context(isp.schema):
             wallet_topup(actor=SYSTEM, node=isp.sub_reseller, amount=100_000, method="bank")
+            credit_grant(isp.sibling, "500.00")  # the postpaid sibling sells on credit
             dan = Subscriber.objects.create(username="dan", package=isp.package, owner=isp.sibling)
             for customer in (isp.customer, dan, isp.customer):  # carol renews once: 3 sales of 100.00
                 subscriber_activate(actor=SYSTEM, subscriber=customer)
