@@ -5,13 +5,14 @@ as each role, and by calling the services directly. Every refused attempt change
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django_tenants.utils import schema_context
 
-from accounts.models import Role
+from accounts.models import Role, User
 from hierarchy.audit import SYSTEM, Actor
 from hierarchy.models import BillingMode, Operator, PackageAssignment, Subscriber
 from hierarchy.services import operator_create
@@ -19,6 +20,7 @@ from ledger.journal import CreditLimitExceeded, Leg, entry_post, isp_account, mo
 from ledger.models import AccountKind, EntryKind, JournalEntry, Payment
 from ledger.services import manual_entry_record, payment_record, payment_refund, settlement_record
 from ledger.wallets import node_owed, subscriber_activate, wallet_balance, wallet_topup
+from tenants.db import schema_use_tenant
 from tests.ledger.factories import balance, check_deferred_now, credit_grant
 from tests.ledger.test_api import api, pay
 from tests.support.attacks import nothing_changes, staff
@@ -29,7 +31,7 @@ pytestmark = pytest.mark.django_db
 JSON = "application/json"
 
 
-def _login(isp: Isp, who: str):  # type: ignore[no-untyped-def]
+def _login(isp: Isp, who: str) -> User:
     """A persona's login, or a staff login of ``role@node`` (node: root, reseller, sub_reseller)."""
     if who in ("reseller", "sub_reseller", "sibling"):
         return getattr(isp, f"{who}_user")
@@ -38,8 +40,8 @@ def _login(isp: Isp, who: str):  # type: ignore[no-untyped-def]
         return staff(isp, role, getattr(isp, node or "root"))
 
 
-def _refused_over_api(isp: Isp, response, status: int = 403) -> None:  # type: ignore[no-untyped-def]
-    connection.set_schema(isp.schema)  # the request left the connection on the public schema
+def _refused_over_api(isp: Isp, response: Any, status: int = 403) -> None:
+    schema_use_tenant(isp.tenant)  # the request left the connection on the public schema
     assert response.status_code == status, response.content
     assert "detail" in response.json() or "errors" in response.json()
 
