@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
@@ -306,3 +307,18 @@ def test_money_atomic_reports_the_database_refusal_as_a_credit_error(alpha):
         with pytest.raises(CreditLimitExceeded):
             money_atomic(lambda: entry_post(kind=EntryKind.ACTIVATION, reason="forged", node_id=node.pk, legs=[
                 Leg(receivable, 1), Leg(isp_account(AccountKind.SALES_REVENUE), -1)]))
+
+
+def test_the_authority_check_costs_no_query_per_payment(alpha):
+    """The login's node and scope are cached on the user object: after its first payment, recording another
+    asks the database nothing about who is acting (make bench: payments/s with the check inside)."""
+    with schema_context(alpha.schema):
+        accountant = _login(alpha, "accountant@root")
+        payment_record(customer=alpha.customer, amount=100, method="bank", idempotency_key="warm", actor=accountant)
+        with CaptureQueriesContext(connection) as queries:
+            for n in range(3):
+                payment_record(customer=alpha.customer, amount=100, method="bank", idempotency_key=f"hot-{n}",
+                               actor=accountant)
+        asked = [q["sql"] for q in queries.captured_queries
+                 if any(table in q["sql"] for table in ("membership", "guardian", "hierarchy_operator", "accounts_user"))]
+        assert asked == []
