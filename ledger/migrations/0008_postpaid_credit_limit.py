@@ -83,6 +83,8 @@ CEILING = """IF d.kind = 'node_receivable' THEN
             END IF;"""
 
 FORWARD = r"""
+-- Foreign-key checks now, not at COMMIT: ALTER TABLE refuses a table with pending trigger events.
+SET CONSTRAINTS ALL IMMEDIATE;
 -- 1. Nobody may owe more than its limit once the CHECK exists: raise the limit of nodes that owe more.
 UPDATE hierarchy_operator o SET credit_limit = owed.total::numeric / 100
   FROM (SELECT a.owner_id, sum(b.balance) AS total FROM ledger_account a
@@ -103,6 +105,7 @@ SELECT f.account_id, 0, false, sum(f.balance), round(o.credit_limit * 100)::bigi
   FROM folded f JOIN ledger_account a ON a.id = f.account_id JOIN hierarchy_operator o ON o.id = a.owner_id
  GROUP BY f.account_id, o.credit_limit;
 ALTER TABLE ledger_accountbalance ENABLE TRIGGER ledger_balance_guard;
+SET CONSTRAINTS ALL DEFERRED;
 """
 
 LIMIT_TRIGGER = r"""
