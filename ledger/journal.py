@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 
 from ledger.models import AccountKind, JournalEntry, Posting
-from tenants.db import schema_current
+from tenants.db import schema_current, violated_constraint
 from tenants.models import Tenant
 
 T = TypeVar("T")
@@ -70,6 +70,13 @@ class CreditLimitExceeded(ValidationError):
 
 
 CREDIT_CHECK = "node_receivable_within_credit"
+def credit_refusal(exc: IntegrityError) -> CreditLimitExceeded:
+    """The database's refusal of a posting past a postpaid node's credit limit, as the services word it
+    (the posting trigger names the node and the amounts; the bare CHECK, under a race, does not)."""
+    message = str(getattr(getattr(exc.__cause__, "diag", None), "message_primary", "") or "")
+    if "may owe at most" not in message:
+        message = "This would take a postpaid reseller past its credit limit; nothing was changed."
+    return CreditLimitExceeded({"amount": message})
 
 
 _currency_by_schema: dict[str, str] = {}
@@ -92,10 +99,8 @@ def money_atomic(work: Callable[[], T]) -> T:
             with transaction.atomic(durable=True):
                 return work()
         except IntegrityError as exc:
-            if CREDIT_CHECK in str(exc):
-                raise CreditLimitExceeded({"amount": (
-                    "This would take a postpaid reseller past its credit limit; nothing was changed."
-                )}) from exc
+            if violated_constraint(exc) == CREDIT_CHECK or CREDIT_CHECK in str(exc):
+                raise credit_refusal(exc) from exc
             # A stale cached account id (an ISP dropped and re-created under the same schema) shows up as a
             # foreign-key failure: forget the cache so the caller's retry resolves the accounts afresh.
             _committed_account_ids.pop(schema_current(), None)

@@ -12,7 +12,8 @@ balance row, never a read-then-write in Python:
   trigger ``ledger_credit_limit`` on ``hierarchy_operator`` copies every change of the limit onto it;
 - CHECK ``node_receivable_within_credit`` (``ceiling IS NULL OR (slot = 0 AND balance <= ceiling)``) refuses
   the posting statement that would make the node owe more than its limit: the whole transaction (entry,
-  renewal, card) rolls back. Lowering a limit below what the node owes now is refused too (the parent first
+  renewal, card) rolls back. Just before, the trigger raises the same refusal (same constraint name) with
+  the node's name and the amounts, which ``money_atomic`` passes on as ``CreditLimitExceeded``. Lowering a limit below what the node owes now is refused too (the parent first
   collects the dues, or suspends the node).
 
 Existing books stay valid: nodes that owe more than their (new, zero) limit get a limit equal to what they
@@ -33,6 +34,7 @@ DECLARE
     d record;
     joined bigint := 0;
     limit_minor bigint;
+    owed bigint;
 BEGIN
     IF TG_TABLE_SCHEMA || '.' <> '@S.' THEN  -- (with the dot, so clone_schema rewrites it too)
         RAISE EXCEPTION 'ledger: the trigger function of @S. fired for %', TG_TABLE_SCHEMA;
@@ -55,6 +57,7 @@ BEGIN
                 USING ERRCODE = 'check_violation';
         END IF;
         joined := joined + d.n;
+        @EXPLAIN
         -- UPDATE first: an INSERT .. ON CONFLICT would check the CHECK on the delta row alone.
         UPDATE @S.ledger_accountbalance SET balance = balance + d.delta
             WHERE account_id = d.account_id AND slot = d.slot;
@@ -74,6 +77,24 @@ END $f$;
 $sql$, '@S', s);
 END $migration$;
 """
+
+# Before the CHECK refuses a postpaid node's posting, say who and how much (the CHECK stays the guarantee:
+# this read takes no lock, so under a race the CHECK's own message is what the caller gets).
+EXPLAIN = """IF d.kind = 'node_receivable' AND d.delta > 0 THEN
+            SELECT b.balance, b.ceiling INTO owed, limit_minor FROM @S.ledger_accountbalance b
+             WHERE b.account_id = d.account_id AND b.slot = 0;
+            IF NOT FOUND THEN
+                owed := 0;
+                SELECT round(o.credit_limit * 100)::bigint INTO limit_minor FROM @S.hierarchy_operator o
+                 WHERE o.id = d.owner_id;
+            END IF;
+            IF owed + d.delta > limit_minor THEN
+                RAISE EXCEPTION '% may owe at most %; this would make it owe %; nothing was changed.',
+                    (SELECT o.name FROM @S.hierarchy_operator o WHERE o.id = d.owner_id),
+                    round(limit_minor::numeric / 100, 2), round((owed + d.delta)::numeric / 100, 2)
+                    USING ERRCODE = 'check_violation', CONSTRAINT = 'node_receivable_within_credit';
+            END IF;
+        END IF;"""
 
 # A new receivable row starts with its node's limit; FOR SHARE makes a concurrent change of the limit wait
 # for this transaction (its trigger then sees the row and keeps it current).
@@ -152,7 +173,8 @@ DROP FUNCTION ledger_credit_limit_apply();
 
 def _balances_apply(*, credit: bool) -> str:
     single = "IN ('wallet', 'node_receivable')" if credit else "= 'wallet'"
-    sql = BALANCES_APPLY.replace("@SINGLE", single).replace("@CEILING", CEILING if credit else "")
+    sql = (BALANCES_APPLY.replace("@SINGLE", single).replace("@CEILING", CEILING if credit else "")
+           .replace("@EXPLAIN", EXPLAIN if credit else ""))
     return sql if credit else sql.replace(", ceiling)", ")").replace(", limit_minor)", ")")
 
 

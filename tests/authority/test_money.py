@@ -251,6 +251,7 @@ def test_a_postpaid_node_nobody_gave_credit_sells_nothing_and_earns_nothing(alph
         response = client.post("/api/v1/recharges/", {"customer": pat.pk, "quantity": 30, "unit": "days"},
                                content_type=JSON, HTTP_IDEMPOTENCY_KEY="postpaid-0")
         _refused_over_api(alpha, response, status=400)
+        assert "Postpaid Sub may owe at most 0.00" in str(response.json()), response.json()
         assert node_owed(node=node) == 0
         # No credit used, so no commission earned up its chain.
         assert balance(f"commission_payable:{alpha.reseller.pk}") == 0
@@ -281,16 +282,22 @@ def test_the_database_refuses_a_posting_past_the_credit_limit(alpha):
     with schema_context(alpha.schema):
         node, _ = _postpaid_sub(alpha, credit="50.00")
         receivable = node_account(AccountKind.NODE_RECEIVABLE, node.pk)
-        with nothing_changes(), pytest.raises(IntegrityError, match="node_receivable_within_credit"), \
+        with nothing_changes(), pytest.raises(IntegrityError, match=r"may owe at most 50\.00; .* owe 50\.01"), \
                 transaction.atomic():
             entry_post(kind=EntryKind.ACTIVATION, reason="forged", node_id=node.pk,
                        legs=[Leg(receivable, 5_001), Leg(isp_account(AccountKind.SALES_REVENUE), -5_001)])
         entry_post(kind=EntryKind.ACTIVATION, reason="within", node_id=node.pk,
                    legs=[Leg(receivable, 5_000), Leg(isp_account(AccountKind.SALES_REVENUE), -5_000)])
         check_deferred_now()
-        with pytest.raises(IntegrityError, match="node_receivable_within_credit"), transaction.atomic():
+        with pytest.raises(IntegrityError, match="may owe at most"), transaction.atomic():
             entry_post(kind=EntryKind.ACTIVATION, reason="one cent more", node_id=node.pk,
                        legs=[Leg(receivable, 1), Leg(isp_account(AccountKind.SALES_REVENUE), -1)])
+        # Behind the trigger's message, the guarantee is a CHECK on the balance row.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_namespace n "
+                           "ON n.oid = c.connamespace WHERE c.conname = %s AND n.nspname = %s",
+                           ["node_receivable_within_credit", alpha.schema])
+            assert "balance <= ceiling" in cursor.fetchone()[0]
         # The limit cannot be lowered below what the node owes now (collect its dues first).
         with pytest.raises(IntegrityError, match=r"owes 50\.00"), transaction.atomic():
             Operator.objects.filter(pk=node.pk).update(credit_limit=Decimal("49.99"))
@@ -304,7 +311,7 @@ def test_money_atomic_reports_the_database_refusal_as_a_credit_error(alpha):
     with schema_context(alpha.schema):
         node, _ = _postpaid_sub(alpha)
         receivable = node_account(AccountKind.NODE_RECEIVABLE, node.pk)
-        with pytest.raises(CreditLimitExceeded):
+        with pytest.raises(CreditLimitExceeded, match=r"Postpaid Sub may owe at most 0\.00; this would make it owe 0\.01"):
             money_atomic(lambda: entry_post(kind=EntryKind.ACTIVATION, reason="forged", node_id=node.pk, legs=[
                 Leg(receivable, 1), Leg(isp_account(AccountKind.SALES_REVENUE), -1)]))
 
