@@ -34,8 +34,8 @@ def payment_probe() -> PaymentProbe:
 
 def payment_posted(payment: Payment, *, probe_row: tuple[Any, ...] | None) -> None:
     """Steps 2 and 3, inside the payment's transaction, after its entry and legs are inserted."""
-    self_recharge.self_recharge_payment_hook(payment)
-    billing_payments.ALLOCATION_PROBE.then(payment, probe_row)
+    self_recharge.self_recharge_payment_hook(payment)  # 2. vouchers: buy the paid self-recharge, if any
+    billing_payments.payment_allocate(payment, probe_row)  # 3. billing: allocate the rest to open invoices
 
 
 def payment_reversed(payment: Payment, reversal: JournalEntry) -> None:
