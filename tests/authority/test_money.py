@@ -4,21 +4,27 @@ as each role, and by calling the services directly. Every refused attempt change
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import schema_context
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.models import Role, User
+from hierarchy import authority
 from hierarchy.audit import SYSTEM, Actor
+from hierarchy.authority import Act
 from hierarchy.models import BillingMode, Operator, PackageAssignment, Subscriber
 from hierarchy.services import operator_create
+from ledger.checks import ledger_check
 from ledger.journal import CreditLimitExceeded, Leg, entry_post, isp_account, money_atomic, node_account
-from ledger.models import AccountKind, EntryKind, JournalEntry, Payment
+from ledger.models import Account, AccountBalance, AccountKind, EntryKind, JournalEntry, Payment, account_balance
 from ledger.services import manual_entry_record, payment_record, payment_refund, settlement_record
 from ledger.wallets import node_owed, subscriber_activate, wallet_balance, wallet_topup
 from tenants.db import schema_use_tenant
@@ -329,3 +335,70 @@ def test_the_authority_check_costs_no_query_per_payment(alpha):
         asked = [q["sql"] for q in queries.captured_queries
                  if any(table in q["sql"] for table in ("membership", "guardian", "hierarchy_operator", "accounts_user"))]
         assert asked == []
+
+
+# --- property: random money operations by random logins --------------------------------------------------
+
+ACTORS = ["admin", "accountant@root", "manager@root", "support@root", "reseller", "sub_reseller", "sibling",
+          "manager@reseller", "accountant@reseller", "card_distributor@reseller", "support@sub_reseller"]
+OPERATIONS = ["cash", "bank", "stripe", "deposit", "transfer", "activate", "refund"]
+OP_ACTS = {"cash": Act.PAYMENT_CASH, "bank": Act.PAYMENT_BANK, "stripe": Act.PAYMENT_GATEWAY,
+           "deposit": Act.WALLET_DEPOSIT, "transfer": Act.WALLET_TRANSFER, "activate": Act.RECHARGE,
+           "refund": Act.REFUND}
+_keys = itertools.count(1)  # examples share the database: every attempt gets a fresh idempotency key
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_money_operations_by_random_logins_keep_every_invariant(alpha, data):
+    """Whatever any login tries, in any order: a refusal changes nothing, the books balance, no wallet is
+    below zero, no postpaid node owes past its limit, and no customer's paid-until moves without an entry."""
+    with schema_context(alpha.schema):
+        node = Operator.objects.filter(name="Postpaid Sub").first()
+        if node is None:
+            node, _ = _postpaid_sub(alpha)
+        credit_grant(node, str(Decimal(data.draw(st.integers(0, 40_000), "credit")) / 100))
+        customers = [Subscriber.objects.select_related("owner", "package").get(pk=pk)
+                     for pk in (alpha.customer.pk, Subscriber.objects.get(username="pat").pk)]
+        for _ in range(data.draw(st.integers(1, 6), "steps")):
+            user = _login(alpha, data.draw(st.sampled_from(ACTORS), "actor"))
+            op = data.draw(st.sampled_from(OPERATIONS), "op")
+            customer = data.draw(st.sampled_from(customers), "customer")
+            amount = data.draw(st.integers(1, 30_000), "amount")
+            before = (JournalEntry.objects.count(), dict(Subscriber.objects.values_list("pk", "expires_at")))
+            try:  # (each service is its own money transaction: a refusal rolls it back)
+                tried = _attempt(alpha, user, op, customer, amount, key=f"prop-{next(_keys)}")
+            except (PermissionDenied, ValidationError):
+                assert (JournalEntry.objects.count(), dict(Subscriber.objects.values_list("pk", "expires_at"))) \
+                    == before, f"a refused {op} by {user.email} changed the books"
+            else:
+                # The table decides: a role that may not do the act never gets through.
+                assert not tried or authority.allowed(user, OP_ACTS[op]), f"{user.email} did {op}"
+                if dict(Subscriber.objects.values_list("pk", "expires_at")) != before[1]:
+                    assert JournalEntry.objects.count() > before[0], "an expiry moved without an entry"
+            check_deferred_now()
+            assert ledger_check().ok
+            assert not AccountBalance.objects.filter(account__kind=AccountKind.WALLET, balance__gt=0).exists()
+            for account in Account.objects.with_balance().filter(kind=AccountKind.NODE_RECEIVABLE):
+                owner = Operator.objects.get(pk=account.owner_id)
+                assert account_balance(account) <= owner.credit_limit * 100, account.code
+
+
+def _attempt(alpha: Isp, user: User, op: str, customer: Subscriber, amount: int, *, key: str) -> bool:
+    """Try ``op`` as ``user``; False if there was nothing to try (no payment left to refund)."""
+    if op in ("cash", "bank", "stripe"):
+        payment_record(customer=customer, amount=amount, method=op, idempotency_key=key, actor=user)
+    elif op == "deposit":
+        wallet_topup(node=alpha.reseller, amount=amount, method="bank", actor=user)
+    elif op == "transfer":
+        wallet_topup(node=alpha.sub_reseller, amount=amount, method="parent_wallet", actor=user)
+    elif op == "activate":
+        subscriber_activate(subscriber=customer, actor=user)
+    else:
+        payment = Payment.objects.select_related("customer__owner", "entry").filter(
+            entry__reversed_by__isnull=True).first()
+        if payment is None:
+            return False
+        payment_refund(payment=payment, actor=user)
+    return True
