@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from hierarchy import authority
 from hierarchy.models import Subscriber
-from hierarchy.permissions import Action, Kind, can
 from network import selectors, services
 from network.models import Nas
 
@@ -31,7 +31,7 @@ def _user(request: HttpRequest) -> User:
 
 def _may_disconnect(user: User) -> bool:
     """Dropping a customer's session is a change to that customer."""
-    return can(user, Kind.CUSTOMER, Action.UPDATE)
+    return authority.allowed(user, authority.Act.SESSION_DISCONNECT)
 
 
 def _with_nas_names(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
