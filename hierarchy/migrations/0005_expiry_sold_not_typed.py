@@ -22,16 +22,21 @@ CHECK = """
 CREATE OR REPLACE FUNCTION hierarchy_prepaid_has_expiry() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     customer bigint;
+    missing boolean;
 BEGIN
     IF TG_TABLE_NAME = 'hierarchy_subscriber' THEN
         customer := NEW.id;
     ELSE
         customer := OLD.customer_id;
     END IF;
-    IF EXISTS (SELECT 1 FROM hierarchy_subscriber s
-                WHERE s.id = customer AND s.expires_at IS NULL
-                  AND NOT EXISTS (SELECT 1 FROM billing_billingprofile b
-                                   WHERE b.customer_id = s.id AND b.terms = 'postpaid')) THEN
+    -- The tenant's own tables, whatever the search_path is when the deferred check fires at commit.
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %1$I.hierarchy_subscriber s
+                                    WHERE s.id = $1 AND s.expires_at IS NULL
+                                      AND NOT EXISTS (SELECT 1 FROM %1$I.billing_billingprofile b
+                                                       WHERE b.customer_id = s.id AND b.terms = ''postpaid''))',
+                   TG_TABLE_SCHEMA)
+        INTO missing USING customer;
+    IF missing THEN
         RAISE EXCEPTION 'customer % is prepaid and has no paid-until (expires_at)', customer
             USING ERRCODE = 'check_violation', CONSTRAINT = 'subscriber_prepaid_has_expiry';
     END IF;

@@ -31,7 +31,9 @@ def test_pap_and_chap_accept_with_the_package_rate(nas_alpha: Nas) -> None:
     reply = nas_alpha.pap("carol", "pppoe-secret")
 
     assert _accepted(reply)
-    assert reply_attrs(reply) == {"Mikrotik-Rate-Limit": ["5000k/20000k"]}  # rx (upload) first
+    attrs = reply_attrs(reply)
+    assert 29 * 86400 < attrs.pop("Session-Timeout")[0] <= 30 * 86400  # until her paid time runs out
+    assert attrs == {"Mikrotik-Rate-Limit": ["5000k/20000k"]}  # rx (upload) first
     assert _accepted(nas_alpha.chap("carol", "pppoe-secret"))
 
 
