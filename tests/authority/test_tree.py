@@ -135,3 +135,41 @@ def test_card_distributor_gets_no_customer_list(alpha):
     _refused(api.get("customers/"))
     _refused(api.get(f"customers/{alpha.customer.pk}/"))
     _refused(api.get("customers/export/"))
+
+
+def test_services_check_the_actor_themselves(alpha):
+    """Called directly (a panel view, a task, a script), each service refuses what the role may not do."""
+    from hierarchy.imports import import_job_create
+    from hierarchy.packages import package_create
+    from hierarchy.services import operator_create
+    from hierarchy.subscribers import subscriber_suspend
+
+    with schema_context(alpha.schema):
+        manager, support, accountant = (staff(alpha, role) for role in (Role.MANAGER, Role.SUPPORT, Role.ACCOUNTANT))
+        with unchanged(alpha):
+            with pytest.raises(PermissionDenied):
+                operator_create(parent=alpha.reseller, name="By a manager", actor=Actor(user=manager))
+            with pytest.raises(PermissionDenied):
+                package_create(name="Free 1G", type="pppoe", download_kbps=1, upload_kbps=1, price="0.00",
+                               actor=Actor(user=alpha.reseller_user))
+            with pytest.raises(PermissionDenied):
+                import_job_create(actor=Actor(user=support), file_name="c.csv", raw=b"username,package,owner\n",
+                                  dry_run=True, mode="all_or_nothing")
+            with pytest.raises(PermissionDenied):
+                subscriber_suspend(subscriber=alpha.customer, actor=Actor(user=accountant))
+        assert not Operator.objects.filter(name="By a manager").exists()
+
+
+def test_hierarchy_does_not_import_the_network():
+    """CoA / Disconnect reach the network through hierarchy.events, a table the network fills at start-up."""
+    from pathlib import Path
+
+    import hierarchy
+    from hierarchy.events import _HANDLERS, SubscriberChange
+    from network.services import subscriber_disconnect, subscriber_rate_change
+
+    for path in Path(hierarchy.__file__).parent.glob("*.py"):
+        source = path.read_text()
+        assert "from network" not in source and "import network" not in source, path.name
+    assert subscriber_rate_change in _HANDLERS[SubscriberChange.RATE]
+    assert subscriber_disconnect in _HANDLERS[SubscriberChange.ACCESS_LOST]
