@@ -242,9 +242,10 @@ def _late_fee(*, invoice_id: int, customer_id: int, today: datetime.date) -> boo
         credits_apply(customer=customer)
         posted = True
     if settings.suspend_overdue and customer.status == SubscriberStatus.ACTIVE:
+        from hierarchy.audit import SYSTEM
         from hierarchy.subscribers import subscriber_suspend
 
-        subscriber_suspend(subscriber=customer)
+        subscriber_suspend(subscriber=customer, actor=SYSTEM)
         BillingProfile.objects.filter(customer_id=customer.pk).update(suspended_for_nonpayment=True)
     return posted
 
