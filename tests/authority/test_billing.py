@@ -12,13 +12,13 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django_tenants.utils import schema_context
 
 from accounts.models import Role
 from hierarchy.audit import AuditEvent
 from ledger.billing.models import BillingProfile, CreditNote, Invoice, PromoCode
 from ledger.billing.services import invoice_credit, invoice_issue_for_period, invoice_void
+from tenants.db import schema_use_tenant
 from tests.billing.test_api import api
 from tests.support.attacks import nothing_changes, staff
 
@@ -31,7 +31,7 @@ def refused(isp) -> Iterator[None]:
     """``nothing_changes()`` in the ISP's schema around requests (a request leaves the connection on public)."""
     with schema_context(isp.schema), nothing_changes():
         yield
-        connection.set_schema(isp.schema)
+        schema_use_tenant(isp.tenant)
 
 
 def _invoiced(isp) -> Invoice:
