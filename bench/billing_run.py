@@ -27,6 +27,7 @@ def seed_tenant(index: int, customers: int) -> str:
     from django.db import connection
     from django_tenants.utils import schema_context
 
+    from hierarchy.audit import SYSTEM
     from hierarchy.models import BillingMode, Package, PackageAssignment
     from hierarchy.services import operator_create, operator_root
     from ledger.billing.models import BillingSettings
@@ -38,9 +39,10 @@ def seed_tenant(index: int, customers: int) -> str:
     with schema_context(tenant.schema_name):
         BillingSettings.objects.create(calendar_month=True, invoice_due_days=10)
         root = operator_root()
-        reseller = operator_create(parent=root, name="Reseller", billing_mode=BillingMode.PREPAID,
+        reseller = operator_create(actor=SYSTEM, parent=root, name="Reseller", billing_mode=BillingMode.PREPAID,
                                    share_percent=Decimal(60))
-        sub = operator_create(parent=reseller, name="Sub", billing_mode=BillingMode.PREPAID, share_percent=Decimal(50))
+        sub = operator_create(actor=SYSTEM,
+                              parent=reseller, name="Sub", billing_mode=BillingMode.PREPAID, share_percent=Decimal(50))
         package = Package.objects.create(name="Home 50M", type="pppoe", download_kbps=50_000, upload_kbps=10_000,
                                          price=Decimal("30.00"))
         PackageAssignment.objects.create(package=package, operator=reseller, price=Decimal("32.00"))

@@ -33,6 +33,7 @@ def build(fresh: bool) -> None:
     from django_tenants.utils import schema_context
 
     from accounts.models import Role, User
+    from hierarchy.audit import SYSTEM
     from hierarchy.models import Membership, Package, PackageAssignment, Subscriber
     from hierarchy.services import operator_create, operator_root
     from tenants.models import Tenant
@@ -56,10 +57,11 @@ def build(fresh: bool) -> None:
                                          price=Decimal("30.00"), validity_days=30)
         subs = []
         for r in range(RESELLERS):
-            reseller = operator_create(parent=root, name=f"Reseller {r:02d}", share_percent=Decimal("60"))
+            reseller = operator_create(actor=SYSTEM, parent=root, name=f"Reseller {r:02d}", share_percent=Decimal("60"))
             PackageAssignment.objects.create(package=package, operator=reseller, price=Decimal("32.00"))
             for s in range(SUBS_PER_RESELLER):
-                sub = operator_create(parent=reseller, name=f"Sub {r:02d}-{s}", share_percent=Decimal("50"))
+                sub = operator_create(actor=SYSTEM,
+                                      parent=reseller, name=f"Sub {r:02d}-{s}", share_percent=Decimal("50"))
                 PackageAssignment.objects.create(package=package, operator=sub, price=Decimal("35.00"))
                 subs.append(sub)
         user = User.objects.create_user(email=f"sub@{SLUG}.test", password=PASSWORD, role=Role.SUB_RESELLER)

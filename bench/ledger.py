@@ -27,6 +27,7 @@ def prepare(customers: int) -> str:
     from django_tenants.utils import schema_context
 
     from accounts.models import Role, User
+    from hierarchy.audit import SYSTEM
     from hierarchy.models import BillingMode, Membership, Package, PackageAssignment, Subscriber
     from hierarchy.services import operator_create, operator_root
     from tenants.db import schema_use_public
@@ -40,9 +41,10 @@ def prepare(customers: int) -> str:
                            admin_password="bench-password-123")
     with schema_context(tenant.schema_name):
         root = operator_root()
-        reseller = operator_create(parent=root, name="Reseller", billing_mode=BillingMode.PREPAID,
+        reseller = operator_create(actor=SYSTEM, parent=root, name="Reseller", billing_mode=BillingMode.PREPAID,
                                    share_percent=Decimal(60))
-        sub = operator_create(parent=reseller, name="Sub", billing_mode=BillingMode.PREPAID, share_percent=Decimal(50))
+        sub = operator_create(actor=SYSTEM,
+                              parent=reseller, name="Sub", billing_mode=BillingMode.PREPAID, share_percent=Decimal(50))
         package = Package.objects.create(name="Home", type="pppoe", download_kbps=1, upload_kbps=1, price=Decimal(100))
         PackageAssignment.objects.create(package=package, operator=reseller, price=Decimal(110))
         PackageAssignment.objects.create(package=package, operator=sub, price=Decimal(120))

@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ def _seed_tenant(n: int, users: int) -> None:
     """One bench ISP (signup as in production), its subscribers (one INSERT ... SELECT), its NAS."""
     from django.db import connection
     from django.test import override_settings
+    from django.utils import timezone
     from django_tenants.utils import schema_context
 
     from hierarchy.audit import SYSTEM
@@ -82,17 +84,22 @@ def _seed_tenant(n: int, users: int) -> None:
                 price=Decimal("10"),
             )
             with connection.cursor() as cursor:
-                # Every tenth subscriber is static-IP; the rest PPPoE. Column defaults as the model's.
+                # Every tenth subscriber is static-IP; the rest PPPoE; all paid for a year (a prepaid customer
+                # always has a paid-until; a new one starts expired). Other column defaults as the model's.
                 cursor.execute(
                     "INSERT INTO hierarchy_subscriber (username, password, connection_type, ip_address, status,"
                     " billing_day, full_name, mobile, email, address, zone, custom_fields, created, updated,"
-                    " owner_id, package_id)"
+                    " owner_id, package_id, expires_at)"
                     " SELECT 'user' || i, 'pass' || i, CASE WHEN i %% 10 = 0 THEN 'static' ELSE 'pppoe' END,"
                     " CASE WHEN i %% 10 = 0 THEN ('100.64.' || i / 250 || '.' || 1 + i %% 250)::inet END, 'active',"
-                    " 1, '', '', '', '', '', '{}', now(), now(), %s, %s FROM generate_series(0, %s) AS i",
+                    " 1, '', '', '', '', '', '{}', now(), now(), %s, %s, now() + interval '365 days'"
+                    " FROM generate_series(0, %s) AS i",
                     [root.pk, package.pk, users - 1],
                 )
                 cursor.execute("ANALYZE hierarchy_subscriber")
+        # A bench database seeded before paid-until was required: its customers expired at that migration.
+        Subscriber.objects.filter(expires_at__lt=timezone.now() + timedelta(days=30)).update(
+            expires_at=timezone.now() + timedelta(days=365))
         if not Nas.objects.exists():
             # The bench's NASes are on loopback, which the egress guard allows only when told to.
             with override_settings(BACKHAUL_EGRESS_ALLOW=["127.0.0.0/8"]):

@@ -210,6 +210,8 @@ CELERY_BEAT_SCHEDULE = {
     "radius-stale-sessions": {"task": "network.tasks.radius_stale_sessions_all", "schedule": 300.0},
     # Every ISP's books: Σ balances = 0 per currency, cached balances = Σ postings (ledger/tasks.py).
     "ledger-check": {"task": "ledger.check_all", "schedule": 3600.0},
+    # Stripe events whose handling failed (answered 5xx; Stripe retries as well), per ISP (ledger/tasks.py).
+    "stripe-events-retry": {"task": "ledger.stripe_events_retry_all", "schedule": 300.0},
     # Monthly invoices (idempotent, hourly so each ISP's own midnight is caught) and late fees (ledger/billing).
     "billing-run": {"task": "billing.run_all", "schedule": 3600.0},
     "billing-late-fees": {"task": "billing.late_fees_all", "schedule": 86400.0},

@@ -9,25 +9,17 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import Role, User
+from accounts.models import User
 from hierarchy import packages as package_services
 from hierarchy import services
 from hierarchy.api_base import ScopedViewSet, in_scope_or_error
 from hierarchy.audit import audit_events_for
+from hierarchy.authority import Act
 from hierarchy.models import Operator, Package, PackageAssignment
-from hierarchy.permissions import GRANTABLE, MONEY_ROLES, Action, Kind, can_move_subtree, can_package_write
-from hierarchy.selectors import (
-    assignments_in_scope,
-    operator_in_write_scope,
-    operators_in_scope,
-    packages_for,
-    user_node,
-    users_in_scope,
-)
+from hierarchy.selectors import assignments_in_scope, operators_in_scope, packages_for, users_in_scope
 from hierarchy.serializers import (
     AssignmentCreateSerializer,
     AssignmentPriceSerializer,
@@ -55,26 +47,13 @@ def _audit_page(view: ScopedViewSet, object_type: str, pk: int) -> Response:
 class OperatorViewSet(ScopedViewSet):
     """Nodes of the role tree in the caller's scope (its subtree plus explicit grants)."""
 
-    kind = Kind.OPERATOR
     serializer_class = OperatorSerializer
-    extra_actions = {"tree": (None, Action.LIST), "audit": (None, Action.READ), "suspend": (None, Action.UPDATE),
-                     "reactivate": (None, Action.UPDATE), "move": (None, Action.UPDATE)}
+    acts = {"list": Act.NODE_VIEW, "retrieve": Act.NODE_VIEW, "tree": Act.NODE_VIEW, "audit": Act.AUDIT_VIEW,
+            "create": Act.NODE_CREATE, "update": Act.NODE_EDIT, "destroy": Act.NODE_CREATE,
+            "suspend": Act.NODE_STATUS, "reactivate": Act.NODE_STATUS, "move": Act.NODE_MOVE}
 
     def get_queryset(self) -> QuerySet[Operator]:
         return operators_in_scope(user=self.request.user).order_by("path")
-
-    def _writable(self) -> Operator:
-        node = cast(Operator, self.get_object())
-        user = self.request.user
-        own_root = node.is_root and cast(User, user).role == Role.ADMIN and self.action in ("update", "partial_update")
-        if not own_root and not operator_in_write_scope(user=user, operator=node):
-            raise PermissionDenied("You may change only the nodes below your own.")
-        return node
-
-    def _check_money(self, data: dict[str, Any]) -> None:
-        if {"billing_mode", "share_percent"} & set(data) and \
-                cast(User, self.request.user).role not in MONEY_ROLES:
-            raise PermissionDenied("Your role may not change billing settings.")
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -88,17 +67,15 @@ class OperatorViewSet(ScopedViewSet):
         serializer = OperatorCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        self._check_money(dict(request.data))
         parent = in_scope_or_error(self.get_queryset(), data.pop("parent"), "parent", "node")
         node = services.operator_create(parent=parent, kind=data.pop("role", None), actor=self.actor(), **data)
         return Response(OperatorSerializer(node).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=OperatorUpdateSerializer, responses=OperatorSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
-        node = self._writable()
+        node = cast(Operator, self.get_object())
         serializer = OperatorUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        self._check_money(dict(request.data))
         node = services.operator_update(operator=node, actor=self.actor(), **serializer.validated_data)
         return Response(OperatorSerializer(node).data)
 
@@ -107,7 +84,7 @@ class OperatorViewSet(ScopedViewSet):
         return self.partial_update(request, pk)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.operator_delete(operator=self._writable(), actor=self.actor())
+        services.operator_delete(operator=cast(Operator, self.get_object()), actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=OperatorSuspendSerializer, responses=OperatorSerializer)
@@ -115,22 +92,20 @@ class OperatorViewSet(ScopedViewSet):
     def suspend(self, request: Request, pk: str) -> Response:
         serializer = OperatorSuspendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        node = services.operator_suspend(operator=self._writable(), actor=self.actor(),
+        node = services.operator_suspend(operator=cast(Operator, self.get_object()), actor=self.actor(),
                                          suspend_customers=serializer.validated_data["suspend_customers"])
         return Response(OperatorSerializer(node).data)
 
     @extend_schema(request=None, responses=OperatorSerializer)
     @action(detail=True, methods=["post"])
     def reactivate(self, request: Request, pk: str) -> Response:
-        node = services.operator_reactivate(operator=self._writable(), actor=self.actor())
+        node = services.operator_reactivate(operator=cast(Operator, self.get_object()), actor=self.actor())
         return Response(OperatorSerializer(node).data)
 
     @extend_schema(request=OperatorMoveSerializer, responses=OperatorSerializer)
     @action(detail=True, methods=["post"])
     def move(self, request: Request, pk: str) -> Response:
         """Move this node and its whole subtree under another parent (ISP admins only)."""
-        if not can_move_subtree(request.user):
-            raise PermissionDenied("Only the ISP's admins move subtrees.")
         serializer = OperatorMoveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         node = cast(Operator, self.get_object())
@@ -160,18 +135,13 @@ class OperatorViewSet(ScopedViewSet):
 class UserViewSet(ScopedViewSet):
     """Staff and reseller logins attached to nodes in the caller's scope."""
 
-    kind = Kind.USER
     serializer_class = UserSerializer
+    # Changing or removing a login is creating one of its role there (authority.login_role_grantable).
+    acts = {"list": Act.LOGIN_VIEW, "retrieve": Act.LOGIN_VIEW, "create": Act.LOGIN_CREATE,
+            "update": Act.LOGIN_CREATE, "destroy": Act.LOGIN_CREATE}
 
     def get_queryset(self) -> QuerySet[User]:
         return users_in_scope(user=self.request.user)
-
-    def _writable(self) -> User:
-        target = cast(User, self.get_object())
-        me = cast(User, self.request.user)
-        if target.pk == me.pk or target.role not in GRANTABLE.get(me.role, frozenset()):
-            raise PermissionDenied("You may not change this login.")
-        return target
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -185,21 +155,15 @@ class UserViewSet(ScopedViewSet):
         serializer = UserCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        me = cast(User, request.user)
-        if data["role"] not in GRANTABLE.get(me.role, frozenset()):
-            raise PermissionDenied("You may not hand out this role.")
-        node = in_scope_or_error(operators_in_scope(user=me), data.pop("operator"), "operator", "node")
+        node = in_scope_or_error(operators_in_scope(user=request.user), data.pop("operator"), "operator", "node")
         user = services.user_create(operator=node, actor=self.actor(), **data)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
-        target = self._writable()
+        target = cast(User, self.get_object())
         serializer = UserUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        role = serializer.validated_data.get("role")
-        if role and role not in GRANTABLE.get(cast(User, request.user).role, frozenset()):
-            raise PermissionDenied("You may not hand out this role.")
         user = services.user_update(user=target, actor=self.actor(), **serializer.validated_data)
         return Response(UserSerializer(user).data)
 
@@ -208,26 +172,20 @@ class UserViewSet(ScopedViewSet):
         return self.partial_update(request, pk)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.user_delete(user=self._writable(), actor=self.actor())
+        services.user_delete(user=cast(User, self.get_object()), actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PackageViewSet(ScopedViewSet):
     """Master packages: all of them for the ISP's staff, the assigned ones for a reseller."""
 
-    kind = Kind.PACKAGE
     serializer_class = PackageSerializer
-    extra_actions = {"assign": (Kind.ASSIGNMENT, Action.CREATE), "retire": (None, Action.UPDATE),
-                     "audit": (None, Action.READ)}
+    acts = {"list": Act.PACKAGE_VIEW, "retrieve": Act.PACKAGE_VIEW, "audit": Act.AUDIT_VIEW,
+            "create": Act.PACKAGE_EDIT, "update": Act.PACKAGE_EDIT, "destroy": Act.PACKAGE_EDIT,
+            "retire": Act.PACKAGE_EDIT, "assign": Act.PACKAGE_ASSIGN}
 
     def get_queryset(self) -> QuerySet[Package]:
         return packages_for(user=self.request.user).order_by("name")
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if self.action in ("create", "update", "partial_update", "destroy", "retire") and \
-                not can_package_write(request.user):
-            raise PermissionDenied("Only the ISP's admins define master packages.")
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -271,8 +229,8 @@ class PackageViewSet(ScopedViewSet):
         """Offer this package at a node below yours for a price (never below that node's cost)."""
         serializer = AssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        row = assignment_write(request, cast(Package, self.get_object()), serializer.validated_data["operator"],
-                               serializer.validated_data["price"], self.actor())
+        row = assignment_write(self, cast(Package, self.get_object()), serializer.validated_data["operator"],
+                               serializer.validated_data["price"])
         return Response(AssignmentSerializer(row).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=AuditEventSerializer(many=True))
@@ -281,23 +239,18 @@ class PackageViewSet(ScopedViewSet):
         return _audit_page(self, "package", cast(Package, self.get_object()).pk)
 
 
-def assignment_write(request: Request, package: Package, operator_id: int, price: Any, actor: Any) -> PackageAssignment:
-    """Assign/re-price for a node strictly below the caller's, or re-price the caller's own offer."""
-    user = request.user
-    node = in_scope_or_error(operators_in_scope(user=user), operator_id, "operator", "node")
-    own = user_node(user=user)
-    repricing_own = own is not None and node.pk == own.pk and \
-        PackageAssignment.objects.filter(package=package, operator=node).exists()
-    if not repricing_own and not operator_in_write_scope(user=user, operator=node):
-        raise PermissionDenied("You may assign packages only to nodes below your own.")
-    return package_services.package_assign(package=package, operator=node, price=price, actor=actor)
+def assignment_write(view: ScopedViewSet, package: Package, operator_id: int, price: Any) -> PackageAssignment:
+    """Assign/re-price at a node in the caller's scope (the service decides: below its own, or its own offer)."""
+    node = in_scope_or_error(operators_in_scope(user=view.request.user), operator_id, "operator", "node")
+    return package_services.package_assign(package=package, operator=node, price=price, actor=view.actor())
 
 
 class PackageAssignmentViewSet(ScopedViewSet):
     """Packages offered at nodes in the caller's scope, with each node's price."""
 
-    kind = Kind.ASSIGNMENT
     serializer_class = AssignmentSerializer
+    acts = {"list": Act.FINANCE_VIEW, "retrieve": Act.FINANCE_VIEW, "create": Act.PACKAGE_ASSIGN,
+            "update": Act.PACKAGE_ASSIGN, "destroy": Act.PACKAGE_ASSIGN}
 
     def get_queryset(self) -> QuerySet[PackageAssignment]:
         return assignments_in_scope(user=self.request.user)
@@ -315,7 +268,7 @@ class PackageAssignmentViewSet(ScopedViewSet):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         package = in_scope_or_error(packages_for(user=request.user), data["package"], "package", "package")
-        row = assignment_write(request, package, data["operator"], data["price"], self.actor())
+        row = assignment_write(self, package, data["operator"], data["price"])
         return Response(AssignmentSerializer(row).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=AssignmentPriceSerializer, responses=AssignmentSerializer)
@@ -323,7 +276,7 @@ class PackageAssignmentViewSet(ScopedViewSet):
         row = cast(PackageAssignment, self.get_object())
         serializer = AssignmentPriceSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        row = assignment_write(request, row.package, row.operator_id, serializer.validated_data["price"], self.actor())
+        row = assignment_write(self, row.package, row.operator_id, serializer.validated_data["price"])
         return Response(AssignmentSerializer(row).data)
 
     @extend_schema(request=AssignmentPriceSerializer, responses=AssignmentSerializer)
@@ -332,8 +285,6 @@ class PackageAssignmentViewSet(ScopedViewSet):
 
     def destroy(self, request: Request, pk: str) -> Response:
         row = cast(PackageAssignment, self.get_object())
-        if not operator_in_write_scope(user=request.user, operator=row.operator):
-            raise PermissionDenied("You may withdraw packages only from nodes below your own.")
         package_services.assignment_delete(assignment=row, actor=self.actor())
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -1,20 +1,22 @@
-"""What every role-tree API view shares: role checks from hierarchy.permissions, the actor of a request,
-and looking up referenced nodes inside the caller's scope."""
+"""What every role-tree API view shares: each view action is one business operation (an ``Act`` of
+hierarchy.authority) checked before anything runs, the actor of a request, and looking up referenced
+nodes inside the caller's scope."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from rest_framework import viewsets
 from rest_framework.request import Request
 
+from accounts.models import Role
+from hierarchy import authority
 from hierarchy.audit import Actor
-from hierarchy.permissions import Action, Kind, require
 
-STANDARD_ACTIONS = {"list": Action.LIST, "retrieve": Action.READ, "create": Action.CREATE,
-                    "update": Action.UPDATE, "partial_update": Action.UPDATE, "destroy": Action.DELETE}
+# What a customer's login may read through these endpoints: its own rows (authority.restrict cuts them).
+SELF_SERVICE = frozenset({authority.Act.CUSTOMER_VIEW})
 
 
 def actor_of(request: Request) -> Actor:
@@ -30,21 +32,28 @@ def in_scope_or_error(queryset: QuerySet[Any], pk: int, field: str, what: str) -
 
 
 class ScopedViewSet(viewsets.GenericViewSet):
-    """Checks the caller's role may do this action on this kind before anything else runs; the
-    queryset (a scoped selector) then hides whatever lies outside the caller's scope (404)."""
+    """Checks the caller's role may do the view action's business operation (``acts``) before anything
+    else runs; the queryset (a scoped selector) then hides whatever lies outside the caller's scope (404).
+    The services check the same operation again, on the target node, so no caller can skip it."""
 
-    kind: Kind
     lookup_value_converter = "int"  # ids are integers (and typed so in the OpenAPI schema)
-    extra_actions: dict[str, tuple[Kind | None, Action]] = {}
+    # View action ("list", "create", "suspend", ...) -> the business operation it performs.
+    acts: ClassVar[dict[str, authority.Act]] = {}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if self.action in STANDARD_ACTIONS:
-            require(request.user, self.kind, STANDARD_ACTIONS[self.action])
-        elif self.action in self.extra_actions:
-            kind, action = self.extra_actions[self.action]
-            require(request.user, kind or self.kind, action)
+        if self.action in (None, "metadata"):
+            return
+        act = self.act()
+        if act is None:  # an action nobody mapped is refused, not let through
+            raise PermissionDenied("This operation is not available.")
+        own_rows = act in SELF_SERVICE and getattr(request.user, "role", None) == Role.CUSTOMER
+        if not own_rows and not authority.allowed(request.user, act):
+            raise PermissionDenied(authority.denial(act))
+
+    def act(self) -> authority.Act | None:
+        action = "update" if self.action == "partial_update" else self.action
+        return self.acts.get(action or "")
 
     def actor(self) -> Actor:
         return actor_of(self.request)
-

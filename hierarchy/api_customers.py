@@ -20,19 +20,14 @@ from accounts.models import Role, User
 from hierarchy import subscribers as customer_services
 from hierarchy.api_base import ScopedViewSet, in_scope_or_error
 from hierarchy.audit import audit_events_for
+from hierarchy.authority import Act
 from hierarchy.imports import ImportJob, import_job_commit, import_job_create
 from hierarchy.models import Subscriber
 from hierarchy.pagination import CustomerPagination
-from hierarchy.permissions import Action, Kind
-from hierarchy.selectors import (
-    operators_in_scope,
-    packages_for,
-    subscriber_list,
-    subscribers_in_scope,
-    subscribers_writable,
-)
+from hierarchy.selectors import operators_in_scope, packages_for, subscriber_list, subscribers_in_scope
 from hierarchy.serializers import (
     AuditEventSerializer,
+    CustomerExtendSerializer,
     CustomerFilterSerializer,
     CustomerSerializer,
     CustomerUpdateSerializer,
@@ -72,16 +67,18 @@ def _csv_body(writer: Any, queryset: Any) -> Iterator[str]:
 class CustomerViewSet(ScopedViewSet):
     """Customers owned by nodes in the caller's scope (a customer sees only itself)."""
 
-    kind = Kind.CUSTOMER
     serializer_class = CustomerSerializer
     pagination_class = CustomerPagination
-    extra_actions = {"suspend": (None, Action.UPDATE), "reactivate": (None, Action.UPDATE),
-                     "disable": (None, Action.UPDATE), "audit": (None, Action.READ), "export": (None, Action.LIST)}
+    acts = {"list": Act.CUSTOMER_VIEW, "retrieve": Act.CUSTOMER_VIEW, "create": Act.CUSTOMER_CREATE,
+            "update": Act.CUSTOMER_EDIT, "destroy": Act.CUSTOMER_DELETE, "suspend": Act.CUSTOMER_STATUS,
+            "reactivate": Act.CUSTOMER_STATUS, "disable": Act.CUSTOMER_STATUS, "audit": Act.AUDIT_VIEW,
+            "export": Act.DATA_EXPORT, "extend": Act.EXPIRY_EXTEND}
 
     def get_queryset(self) -> Any:
-        if self.action in ("list", "retrieve", "audit", "export"):
-            return subscribers_in_scope(user=self.request.user).select_related("package", "owner")
-        return subscribers_writable(user=self.request.user).select_related("package", "owner")
+        act = self.act() or Act.CUSTOMER_VIEW
+        if act in (Act.AUDIT_VIEW, Act.DATA_EXPORT):
+            act = Act.CUSTOMER_VIEW  # reading customers, besides the audit log / the export itself
+        return subscribers_in_scope(user=self.request.user, act=act).select_related("package", "owner")
 
     def _filtered_with_names(self, request: Request) -> Any:
         # Package and owner names for a page: two small IN queries instead of joins before the sort.
@@ -164,6 +161,17 @@ class CustomerViewSet(ScopedViewSet):
                                                         actor=self.actor())
         return Response(CustomerSerializer(customer).data)
 
+    @extend_schema(request=CustomerExtendSerializer, responses=CustomerSerializer)
+    @action(detail=True, methods=["post"])
+    def extend(self, request: Request, pk: str) -> Response:
+        """Give this customer service time without a sale (ISP admins only; audited with the reason)."""
+        serializer = CustomerExtendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        customer = customer_services.subscriber_expiry_extend(
+            subscriber=cast(Subscriber, self.get_object()), until=serializer.validated_data["until"],
+            reason=serializer.validated_data["reason"], actor=self.actor())
+        return Response(CustomerSerializer(customer).data)
+
     @extend_schema(responses=AuditEventSerializer(many=True))
     @action(detail=True, methods=["get"])
     def audit(self, request: Request, pk: str) -> Response:
@@ -176,10 +184,10 @@ class CustomerImportViewSet(ScopedViewSet):
     """CSV imports of customers, run by a background worker: upload with dry_run=true first, read the
     row-by-row errors, then `commit` (mode all_or_nothing or good_rows)."""
 
-    kind = Kind.IMPORT
     serializer_class = ImportJobSerializer
     parser_classes = [MultiPartParser, FormParser]
-    extra_actions = {"commit": (None, Action.CREATE)}
+    acts = {"list": Act.CUSTOMER_IMPORT, "retrieve": Act.CUSTOMER_IMPORT, "create": Act.CUSTOMER_IMPORT,
+            "commit": Act.CUSTOMER_IMPORT}
 
     def get_queryset(self) -> Any:
         user = cast(User, self.request.user)
@@ -198,7 +206,7 @@ class CustomerImportViewSet(ScopedViewSet):
         serializer = ImportJobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        job = import_job_create(user=request.user, file_name=upload.name or "customers.csv", raw=upload.read(),
+        job = import_job_create(actor=self.actor(), file_name=upload.name or "customers.csv", raw=upload.read(),
                                 dry_run=serializer.validated_data["dry_run"], mode=serializer.validated_data["mode"])
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
@@ -208,5 +216,6 @@ class CustomerImportViewSet(ScopedViewSet):
         """Import a finished dry run's file for real."""
         serializer = ImportCommitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = import_job_commit(job=cast(ImportJob, self.get_object()), mode=serializer.validated_data["mode"])
+        job = import_job_commit(job=cast(ImportJob, self.get_object()), mode=serializer.validated_data["mode"],
+                                actor=self.actor())
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -54,6 +54,7 @@ class Act(StrEnum):
     CREDIT_NOTE = "credit_note"
     DISCOUNT_SET = "discount_set"  # a customer's standing discount, promo codes
     BILLING_MODEL_SET = "billing_model_set"  # switching a customer's billing model (releases invoices)
+    BILLING_SETTINGS_SET = "billing_settings_set"  # the ISP's billing settings and its bounds on give-aways
     # Service time
     RECHARGE = "recharge"  # sell a period, paid from the owner's wallet or credit
     PACKAGE_CHANGE = "package_change"
@@ -380,7 +381,8 @@ ACT_LABELS: dict[Act, str] = {
     Act.WALLET_DEPOSIT: "record wallet deposits", Act.WALLET_TRANSFER: "transfer wallet money",
     Act.INVOICE_PAY: "pay invoices from credit", Act.INVOICE_VOID: "void invoices",
     Act.CREDIT_NOTE: "issue credit notes", Act.DISCOUNT_SET: "set discounts",
-    Act.BILLING_MODEL_SET: "switch billing models", Act.RECHARGE: "recharge customers",
+    Act.BILLING_MODEL_SET: "switch billing models", Act.BILLING_SETTINGS_SET: "change billing settings",
+    Act.RECHARGE: "recharge customers",
     Act.PACKAGE_CHANGE: "change packages", Act.EXPIRY_EXTEND: "extend expiries",
     Act.EXPIRY_IMPORT: "import expiries", Act.CUSTOMER_VIEW: "see customers",
     Act.CUSTOMER_CREATE: "create customers", Act.CUSTOMER_EDIT: "edit customers",

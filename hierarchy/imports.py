@@ -1,5 +1,10 @@
 """CSV import of customers as a background job: dry run first with a row-by-row error report; then
-either every row goes in or none ("all_or_nothing"), or only the good rows ("good_rows")."""
+either every row goes in or none ("all_or_nothing"), or only the good rows ("good_rows").
+
+Importing is Act.CUSTOMER_IMPORT, checked when the file is uploaded, committed and again when the worker
+runs it (with the uploader's authority at that moment). A row's ``expires_at`` (paid-until) is service
+time nobody paid for here: only logins with Act.EXPIRY_IMPORT (the ISP's admins) may import it, and the
+job lists every expiry it sets; for anyone else such a row is an error. Rows without one start expired."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from datetime import datetime, time
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -40,6 +45,8 @@ class ImportJob(models.Model):
     error_rows = models.PositiveIntegerField(default=0)
     created_rows = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, help_text='[{"row": 2, "field": "username", "message": "..."}]')
+    expiries = models.JSONField(
+        default=list, help_text='Each paid-until the import sets: [{"row": 2, "username": "...", "expires_at": "..."}]')
     message = models.CharField(max_length=300, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
@@ -63,11 +70,18 @@ PROGRESS_EVERY = 250
 AMBIGUOUS = object()
 
 
-def import_job_create(*, user: Any, file_name: str, raw: bytes, dry_run: bool, mode: str) -> ImportJob:
+def _login(actor: Any) -> Any:
+    return getattr(actor, "user", actor)
+
+
+def import_job_create(*, actor: Any, file_name: str, raw: bytes, dry_run: bool, mode: str) -> ImportJob:
     """Store the upload and queue the job (after commit)."""
+    from hierarchy import authority
     from hierarchy.tasks import customer_import_run
     from tenants.db import schema_current
 
+    authority.authorize(actor, authority.Act.CUSTOMER_IMPORT)
+    user = _login(actor)
     if mode not in ImportMode.values:
         raise ValidationError({"mode": "Choose all_or_nothing or good_rows."})
     try:
@@ -92,16 +106,22 @@ def import_job_create(*, user: Any, file_name: str, raw: bytes, dry_run: bool, m
     return job
 
 
-def import_job_commit(*, job: ImportJob, mode: str) -> ImportJob:
-    """Run a dry-run job's file for real."""
+def import_job_commit(*, job: ImportJob, mode: str, actor: Any) -> ImportJob:
+    """Run a dry-run job's file for real (its uploader, or an ISP admin)."""
+    from accounts.models import Role
+    from hierarchy import authority
     from hierarchy.tasks import customer_import_run
     from tenants.db import schema_current
 
+    authority.authorize(actor, authority.Act.CUSTOMER_IMPORT)
+    user = _login(actor)
+    if user is not None and job.created_by_id != user.pk and user.role != Role.ADMIN:
+        raise PermissionDenied("Only the login that uploaded this file may import it.")
     if mode not in ImportMode.values:
         raise ValidationError({"mode": "Choose all_or_nothing or good_rows."})
     updated = ImportJob.objects.filter(pk=job.pk, dry_run=True, status=ImportStatus.DONE).update(
         dry_run=False, mode=mode, status=ImportStatus.QUEUED, processed_rows=0, error_rows=0, created_rows=0,
-        errors=[], message="", finished=None)
+        errors=[], expiries=[], message="", finished=None)
     if not updated:
         raise ValidationError({"status": "Only a finished dry run can be imported."})
     schema = schema_current()
@@ -121,10 +141,12 @@ class _Context:
     ips: set[str]
     macs: set[str]
     definitions: list[Any]
+    expiry_import: bool  # may this job's uploader set paid-until dates (Act.EXPIRY_IMPORT)?
     seen: dict[str, dict[str, int]] = field(default_factory=lambda: {"username": {}, "ip": {}, "mac": {}})
 
 
 def _context(user: Any) -> _Context:
+    from hierarchy import authority
     from hierarchy.models import CustomFieldDefinition, Package, PackageAssignment, Subscriber
     from hierarchy.selectors import operators_in_scope
 
@@ -147,7 +169,8 @@ def _context(user: Any) -> _Context:
             ips.add(ip)
         if mac:
             macs.add(mac.upper())
-    return _Context(operators, packages, offered, usernames, ips, macs, list(CustomFieldDefinition.objects.all()))
+    return _Context(operators, packages, offered, usernames, ips, macs, list(CustomFieldDefinition.objects.all()),
+                    expiry_import=authority.allowed(user, authority.Act.EXPIRY_IMPORT))
 
 
 def _row_clean(row: dict[str, str], n: int, ctx: _Context) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -211,7 +234,10 @@ def _row_clean(row: dict[str, str], n: int, ctx: _Context) -> tuple[dict[str, An
     if connection_type == ConnectionType.HOTSPOT and not mac:
         fail("mac_address", "A hotspot customer is identified by its MAC address.")
     expires = None
-    if values.get("expires_at"):
+    if values.get("expires_at") and not ctx.expiry_import:
+        fail("expires_at", "Only the ISP's admins import paid-until dates; leave expires_at empty (the customer "
+                           "starts expired until a recharge, payment or voucher sells it time).")
+    elif values.get("expires_at"):
         raw = values["expires_at"]
         expires = parse_datetime(raw)
         day = None if expires else parse_date(raw)
@@ -241,7 +267,8 @@ def _row_clean(row: dict[str, str], n: int, ctx: _Context) -> tuple[dict[str, An
     if errors:
         return None, errors
     data.update(username=username, password=values.get("password", ""), connection_type=connection_type,
-                package=package, owner=owner, mac_address=mac, ip_address=ip, expires_at=expires,
+                package=package, owner=owner, mac_address=mac, ip_address=ip,
+                expires_at=expires if expires is not None else timezone.now(), imported_expiry=expires is not None,
                 billing_day=billing_day, custom_fields=custom,
                 **{k: values.get(k, "") for k in ("full_name", "mobile", "email", "address", "zone")})
     return data, []
@@ -253,50 +280,62 @@ def _finish(job: ImportJob, **fields: Any) -> None:
 
 def import_job_run(*, job_id: int) -> str:
     """Check every row (progress saved as it goes), then insert in one transaction per the job's mode."""
+    from hierarchy import authority
     from hierarchy.audit import AuditAction, AuditEvent
     from hierarchy.models import Subscriber
 
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     if job.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
         return job.status
+    if not authority.allowed(job.created_by, authority.Act.CUSTOMER_IMPORT):
+        _finish(job, status=ImportStatus.FAILED, message="The login that uploaded this file may no longer import.")
+        return "refused"
     rows = list(csv.DictReader(io.StringIO(job.content)))
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, total_rows=len(rows))
     ctx = _context(job.created_by)
     good: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     bad_rows = 0
+    expiries: list[dict[str, Any]] = []
     for index, row in enumerate(rows, start=2):  # row 1 is the header
         data, row_errors = _row_clean(row, index, ctx)
         if data is None:
             bad_rows += 1
             errors.extend(row_errors)
         else:
+            if data.pop("imported_expiry"):
+                expiries.append({"row": index, "username": data["username"],
+                                 "expires_at": data["expires_at"].isoformat()})
             good.append(data)
         if (index - 1) % PROGRESS_EVERY == 0:
             ImportJob.objects.filter(pk=job.pk).update(processed_rows=index - 1, error_rows=bad_rows)
-    summary = {"processed_rows": len(rows), "error_rows": bad_rows, "errors": errors[:5000]}
+    summary = {"processed_rows": len(rows), "error_rows": bad_rows, "errors": errors[:5000], "expiries": expiries}
     if job.dry_run:
         _finish(job, status=ImportStatus.DONE, message=f"Dry run: {len(good)} good row(s), {bad_rows} with errors.",
                 **summary)
         return "dry-run"
     if bad_rows and job.mode == ImportMode.ALL_OR_NOTHING:
         _finish(job, status=ImportStatus.DONE, created_rows=0,
-                message=f"Nothing imported: {bad_rows} row(s) have errors.", **summary)
+                message=f"Nothing imported: {bad_rows} row(s) have errors.", **{**summary, "expiries": []})
         return "rejected"
     try:
         with transaction.atomic():
             created = Subscriber.objects.bulk_create([Subscriber(**data) for data in good], batch_size=1000)
             actor = job.created_by
+            set_expiry = {e["username"] for e in expiries}
             AuditEvent.objects.bulk_create([
                 AuditEvent(object_type="customer", object_id=s.pk, object_repr=s.username, action=AuditAction.CREATE,
-                           changes={"import_job": [None, job.pk]}, actor=actor,
-                           actor_email=getattr(actor, "email", "system")) for s in created
+                           changes={"import_job": [None, job.pk],
+                                    **({"expires_at": [None, s.expires_at.isoformat()]}
+                                       if s.username in set_expiry and s.expires_at else {})},
+                           actor=actor, actor_email=getattr(actor, "email", "system")) for s in created
             ], batch_size=1000)
     except IntegrityError:
         _finish(job, status=ImportStatus.FAILED, created_rows=0,
                 message="Nothing imported: another change took one of these usernames, IPs or MACs meanwhile; "
-                        "run the import again.", **summary)
+                        "run the import again.", **{**summary, "expiries": []})
         return "conflict"
+    note = f"; {len(expiries)} paid-until date(s) set (listed)" if expiries else ""
     _finish(job, status=ImportStatus.DONE, created_rows=len(created),
-            message=f"Imported {len(created)} customer(s); {bad_rows} row(s) skipped.", **summary)
+            message=f"Imported {len(created)} customer(s){note}; {bad_rows} row(s) skipped.", **summary)
     return "imported"

@@ -12,7 +12,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Now
+from django.utils import timezone
 
 from hierarchy import authority
 
@@ -211,7 +212,10 @@ class Subscriber(models.Model):
     package = models.ForeignKey(Package, on_delete=models.PROTECT, related_name="subscribers")
     owner = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="subscribers")
     status = models.CharField(max_length=10, choices=SubscriberStatus.choices, default=SubscriberStatus.ACTIVE)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    # Paid-until. A prepaid customer always has one (a deferred constraint trigger, migration 0005: NULL
+    # means "never expires" to RADIUS, allowed only for postpaid customers billed in arrears). A new row
+    # starts expired (now) until a sale gives it time.
+    expires_at = models.DateTimeField(null=True, blank=True, default=timezone.now, db_default=Now())
     billing_day = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(28)]
     )

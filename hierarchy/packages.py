@@ -10,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Min
 
-from hierarchy.audit import SYSTEM, Actor, AuditAction, audit_record, diff, snapshot
+from hierarchy import authority
+from hierarchy.audit import Actor, AuditAction, audit_record, diff, snapshot
+from hierarchy.authority import Act
 from hierarchy.models import Operator, Package, PackageAssignment
 from hierarchy.selectors import package_cost_for
 
@@ -32,6 +34,11 @@ def _money(value: Any, field: str = "price") -> Decimal:
     return amount
 
 
+def _authorize_master(actor: Actor) -> None:
+    """Master packages are the ISP's: edited only by logins whose scope is the whole ISP."""
+    authority.authorize(actor, Act.PACKAGE_EDIT, node=Operator.objects.get(depth=0))
+
+
 def _save(package: Package) -> None:
     package.full_clean()
     try:
@@ -41,7 +48,8 @@ def _save(package: Package) -> None:
         raise ValidationError({"name": "A package with this name already exists."}) from exc
 
 
-def package_create(*, actor: Actor = SYSTEM, **fields: Any) -> Package:
+def package_create(*, actor: Actor, **fields: Any) -> Package:
+    _authorize_master(actor)
     unknown = set(fields) - set(PACKAGE_FIELDS)
     if unknown:
         raise ValidationError({name: "Unknown package field." for name in sorted(unknown)})
@@ -54,7 +62,8 @@ def package_create(*, actor: Actor = SYSTEM, **fields: Any) -> Package:
     return package
 
 
-def package_update(*, package: Package, actor: Actor = SYSTEM, **fields: Any) -> Package:
+def package_update(*, package: Package, actor: Actor, **fields: Any) -> Package:
+    _authorize_master(actor)
     unknown = set(fields) - set(PACKAGE_FIELDS)
     if unknown:
         raise ValidationError({name: "Unknown package field." for name in sorted(unknown)})
@@ -77,12 +86,13 @@ def package_update(*, package: Package, actor: Actor = SYSTEM, **fields: Any) ->
     return package
 
 
-def package_retire(*, package: Package, actor: Actor = SYSTEM) -> Package:
+def package_retire(*, package: Package, actor: Actor) -> Package:
     """No new sales; existing customers keep it."""
     return package_update(package=package, actor=actor, retired=True)
 
 
-def package_delete(*, package: Package, actor: Actor = SYSTEM) -> None:
+def package_delete(*, package: Package, actor: Actor) -> None:
+    _authorize_master(actor)
     with transaction.atomic():
         package = Package.objects.select_for_update().get(pk=package.pk)
         in_use = package.subscribers.count()
@@ -95,11 +105,15 @@ def package_delete(*, package: Package, actor: Actor = SYSTEM) -> None:
         package.delete()
 
 
-def package_assign(*, package: Package, operator: Operator, price: Any,
-                   actor: Actor = SYSTEM) -> PackageAssignment:
-    """Offer `package` at `operator` for `price` (create or re-price). The price is never below the
-    node's cost (its parent's price: the master price for a reseller, the reseller's price for its
-    sub-reseller) nor above what the node's own children already sell it for."""
+def package_assign(*, package: Package, operator: Operator, price: Any, actor: Actor) -> PackageAssignment:
+    """Offer `package` at `operator` for `price` (create or re-price): at a node strictly below the
+    actor's, or re-pricing the actor's own offer. The price is never below the node's cost (its parent's
+    price: the master price for a reseller, the reseller's price for its sub-reseller) nor above what the
+    node's own children already sell it for."""
+    own = authority.user_node(user=getattr(actor, "user", actor))
+    repricing_own = own is not None and own.pk == operator.pk and \
+        PackageAssignment.objects.filter(package=package, operator=operator).exists()
+    authority.authorize(actor, Act.PACKAGE_ASSIGN, node=operator, below=not repricing_own)
     amount = _money(price)
     if operator.is_root:
         raise ValidationError({"operator": "The ISP sells at the master price; assign to a reseller."})
@@ -134,11 +148,13 @@ def package_assign(*, package: Package, operator: Operator, price: Any,
         return existing
 
 
-def assignment_delete(*, assignment: PackageAssignment, actor: Actor = SYSTEM) -> None:
-    """Withdraw a package from a node (and from its subtree); refused while its customers use it."""
+def assignment_delete(*, assignment: PackageAssignment, actor: Actor) -> None:
+    """Withdraw a package from a node below the actor's (and from its subtree); refused while its
+    customers use it."""
     from hierarchy.models import Subscriber
 
     node = assignment.operator
+    authority.authorize(actor, Act.PACKAGE_ASSIGN, node=node, below=True)
     subtree_assignments = PackageAssignment.objects.filter(package=assignment.package,
                                                            operator__path__startswith=node.path)
     if Subscriber.objects.filter(package=assignment.package, owner__path__startswith=node.path).exists():

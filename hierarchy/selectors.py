@@ -1,9 +1,10 @@
-"""Reads on the role tree, always scoped to the user asking.
+"""Reads on the role tree, always scoped to the user asking, through the one gate
+(``hierarchy.authority.restrict``).
 
 Scope = the subtree of the user's node, one indexed prefix query on ``Operator.path``
 (``path LIKE '/1/7/%'``, ``varchar_pattern_ops`` index), plus the subtrees of nodes on which
 django-guardian grants the user ``hierarchy.access_subtree`` (explicit exceptions, e.g. a support user
-given one reseller). The role (hierarchy.permissions) then decides which actions are allowed there.
+given one reseller). The role x action table (hierarchy.authority) then decides what it may do there.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from hierarchy import authority
+from hierarchy.authority import Act
 from hierarchy.models import NodeStatus, Operator, Package, PackageAssignment, Subscriber
-from hierarchy.permissions import Action, Kind, can
 from tenants.db import schema_current
 
 CharField.register_lookup(Lower)  # `name__lower__startswith`, matching the lower(...) search indexes
@@ -31,14 +32,14 @@ _prefix_q = authority.under_paths
 _covers_everything = authority.covers_everything
 
 
-def operators_in_scope(*, user: Any) -> QuerySet[Operator]:
-    if not can(user, Kind.OPERATOR, Action.LIST):
-        return Operator.objects.none()
-    return Operator.objects.filter(_prefix_q("path", scope_paths(user=user)))
+def operators_in_scope(*, user: Any, act: Act = Act.NODE_VIEW) -> QuerySet[Operator]:
+    return authority.restrict(Operator.objects.all(), user, act)
 
 
 def operators_writable(*, user: Any) -> QuerySet[Operator]:
     """Nodes the user may change: strictly below its own node, or inside a granted subtree."""
+    if not authority.allowed(user, Act.NODE_EDIT):
+        return Operator.objects.none()
     node = user_node(user=user)
     grants = [p for p in scope_paths(user=user) if node is None or p != node.path]
     query = _prefix_q("path", grants)
@@ -48,14 +49,11 @@ def operators_writable(*, user: Any) -> QuerySet[Operator]:
 
 
 def operator_in_write_scope(*, user: Any, operator: Operator) -> bool:
-    node = user_node(user=user)
-    if node is not None and operator.path.startswith(node.path) and operator.pk != node.pk:
-        return True
-    return any(operator.path.startswith(p) for p in scope_paths(user=user) if node is None or p != node.path)
+    return authority.node_below(user=user, node=operator)
 
 
 def operator_in_scope(*, user: Any, operator: Operator) -> bool:
-    return any(operator.path.startswith(p) for p in scope_paths(user=user))
+    return authority.node_in_scope(user=user, node=operator)
 
 
 def operator_children(*, operator: Operator) -> QuerySet[Operator]:
@@ -77,29 +75,25 @@ def user_login_allowed(*, user: Any) -> bool:
 
 
 def users_in_scope(*, user: Any) -> QuerySet[User]:
-    if not can(user, Kind.USER, Action.LIST):
+    if not authority.allowed(user, Act.LOGIN_VIEW) or user.role == Role.CUSTOMER:
         return User.objects.none()
+    if _covers_everything(scope_paths(user=user)):
+        return (User.objects.exclude(role=Role.CUSTOMER).filter(membership__isnull=False)
+                .select_related("membership__operator").order_by("email"))
     return (User.objects.exclude(role=Role.CUSTOMER)
             .filter(_prefix_q("membership__operator__path", scope_paths(user=user)))
             .select_related("membership__operator").order_by("email"))
 
 
-def subscribers_in_scope(*, user: Any) -> QuerySet[Subscriber]:
-    if not can(user, Kind.CUSTOMER, Action.LIST):
+def subscribers_in_scope(*, user: Any, act: Act = Act.CUSTOMER_VIEW) -> QuerySet[Subscriber]:
+    """Customers the user may reach for ``act`` (a customer: itself, for reading)."""
+    if act != Act.CUSTOMER_VIEW and getattr(user, "role", None) == Role.CUSTOMER:
         return Subscriber.objects.none()
-    if user.role == Role.CUSTOMER:
-        return Subscriber.objects.filter(user_id=user.pk)
-    paths = scope_paths(user=user)
-    if _covers_everything(paths):
-        return Subscriber.objects.all()
-    owners = Operator.objects.filter(_prefix_q("path", paths)).values("pk")
-    return Subscriber.objects.filter(owner_id__in=owners)
+    return authority.restrict(Subscriber.objects.all(), user, act)
 
 
 def subscribers_writable(*, user: Any) -> QuerySet[Subscriber]:
-    if not can(user, Kind.CUSTOMER, Action.UPDATE):
-        return Subscriber.objects.none()
-    return subscribers_in_scope(user=user)
+    return subscribers_in_scope(user=user, act=Act.CUSTOMER_EDIT)
 
 
 def subscriber_list(
@@ -135,7 +129,7 @@ def packages_for(*, user: Any) -> QuerySet[Package]:
     """Packages a user sees: all of them at the ISP's root, else those assigned to its node(s)."""
     if user.role == Role.CUSTOMER:
         return Package.objects.filter(subscribers__user_id=user.pk)
-    if not can(user, Kind.PACKAGE, Action.LIST):
+    if not authority.allowed(user, Act.PACKAGE_VIEW):
         return Package.objects.none()
     paths = scope_paths(user=user)
     if _covers_everything(paths):
@@ -153,9 +147,11 @@ def packages_offered_by(*, operator: Operator) -> QuerySet[Package]:
 
 
 def assignments_in_scope(*, user: Any) -> QuerySet[PackageAssignment]:
-    if not can(user, Kind.ASSIGNMENT, Action.LIST):
+    """Packages offered down the tree with each node's price: prices are the books' (support and card
+    distributors do not see them)."""
+    if getattr(user, "role", None) == Role.CUSTOMER:
         return PackageAssignment.objects.none()
-    return (PackageAssignment.objects.filter(_prefix_q("operator__path", scope_paths(user=user)))
+    return (authority.restrict(PackageAssignment.objects.all(), user, Act.FINANCE_VIEW)
             .select_related("package", "operator").order_by("operator__path", "package__name"))
 
 

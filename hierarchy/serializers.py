@@ -20,6 +20,7 @@ from hierarchy.models import (
     Subscriber,
     SubscriberStatus,
 )
+from hierarchy.subscribers import EXPIRY_SOLD
 
 
 def money(**options: Any) -> serializers.DecimalField:
@@ -32,8 +33,8 @@ class OperatorSerializer(serializers.ModelSerializer[Operator]):
 
     class Meta:
         model = Operator
-        fields = ["id", "name", "parent", "role", "path", "depth", "billing_mode", "share_percent", "status",
-                  "suspends_customers", "contact_name", "email", "phone", "address", "brand_name",
+        fields = ["id", "name", "parent", "role", "path", "depth", "billing_mode", "share_percent", "credit_limit",
+                  "status", "suspends_customers", "contact_name", "email", "phone", "address", "brand_name",
                   "brand_color", "created"]
         read_only_fields = fields
 
@@ -42,9 +43,12 @@ class OperatorCreateSerializer(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField(max_length=120)
     parent = serializers.IntegerField()  # type: ignore[assignment]
     role = serializers.ChoiceField(choices=[NodeKind.RESELLER.value, NodeKind.SUB_RESELLER.value], required=False)
-    billing_mode = serializers.ChoiceField(choices=BillingMode.choices, default=BillingMode.POSTPAID)
+    # Money settings (Act.NODE_BILLING_SET): left out, a new node is postpaid with 0 % and no credit.
+    billing_mode = serializers.ChoiceField(choices=BillingMode.choices, required=False)
     share_percent = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal(0),
-                                             max_value=Decimal(100), default=Decimal(0))
+                                             max_value=Decimal(100), required=False)
+    credit_limit = money(min_value=Decimal(0), required=False,
+                         help_text="Postpaid: how much the node may owe; set by its parent, never by itself.")
     suspends_customers = serializers.BooleanField(default=False)
     contact_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
@@ -189,7 +193,6 @@ class CustomerWriteSerializer(serializers.Serializer[dict[str, Any]]):
     owner = serializers.IntegerField()
     mac_address = serializers.CharField(max_length=32, required=False, allow_null=True, allow_blank=True)
     ip_address = serializers.CharField(max_length=15, required=False, allow_null=True, allow_blank=True)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
     billing_day = serializers.IntegerField(min_value=1, max_value=28, required=False)
     special_price = money(min_value=Decimal(0), required=False, allow_null=True)
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
@@ -198,6 +201,17 @@ class CustomerWriteSerializer(serializers.Serializer[dict[str, Any]]):
     address = serializers.CharField(max_length=255, required=False, allow_blank=True)
     zone = serializers.CharField(max_length=80, required=False, allow_blank=True)
     custom_fields = serializers.DictField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The paid-until is sold (recharge, payment, voucher) or extended by an ISP admin, never typed in.
+        if isinstance(self.initial_data, dict) and "expires_at" in self.initial_data:
+            raise serializers.ValidationError({"expires_at": EXPIRY_SOLD})
+        return attrs
+
+
+class CustomerExtendSerializer(serializers.Serializer[dict[str, Any]]):
+    until = serializers.DateTimeField(help_text="The new paid-until (later than now and than the current one).")
+    reason = serializers.CharField(max_length=500, help_text="Why this customer gets time without paying.")
 
 
 class CustomerUpdateSerializer(CustomerWriteSerializer):
@@ -233,7 +247,7 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     class Meta:
         model = ImportJob
         fields = ["id", "file_name", "dry_run", "mode", "status", "total_rows", "processed_rows", "error_rows",
-                  "created_rows", "progress_percent", "message", "errors", "created", "finished"]
+                  "created_rows", "progress_percent", "message", "errors", "expiries", "created", "finished"]
         read_only_fields = fields
 
 

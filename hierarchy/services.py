@@ -1,4 +1,8 @@
-"""Writes on the role tree: operator nodes, moving subtrees, and the logins attached to nodes."""
+"""Writes on the role tree: operator nodes, moving subtrees, and the logins attached to nodes.
+
+Every write takes the acting login (``actor``, required) and checks hierarchy.authority itself before
+anything is written: a node changes only what lies strictly below it (it never raises its own share or
+credit limit), and a login hands out only roles with no more authority than its own."""
 
 from __future__ import annotations
 
@@ -6,12 +10,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 
 from accounts.models import Role, User
-from hierarchy.audit import SYSTEM, Actor, AuditAction, audit_record, diff, snapshot
+from hierarchy import authority
+from hierarchy.audit import Actor, AuditAction, audit_record, diff, snapshot
+from hierarchy.authority import Act
 from hierarchy.models import (
     BillingMode,
     Membership,
@@ -25,10 +31,11 @@ from tenants.db import schema_current
 from tenants.models import Tenant
 
 OPERATOR_AUDITED = ["name", "contact_name", "email", "phone", "address", "billing_mode", "share_percent",
-                    "status", "suspends_customers", "brand_name", "brand_color", "parent", "path"]
+                    "credit_limit", "status", "suspends_customers", "brand_name", "brand_color", "parent", "path"]
 OPERATOR_EDITABLE = {"name", "contact_name", "email", "phone", "address", "billing_mode", "share_percent",
-                     "suspends_customers", "brand_name", "brand_color"}
-MONEY_FIELDS = {"billing_mode", "share_percent"}
+                     "credit_limit", "suspends_customers", "brand_name", "brand_color"}
+# A node's money settings: set only by Act.NODE_BILLING_SET, on nodes strictly below the actor's own.
+MONEY_FIELDS = {"billing_mode", "share_percent", "credit_limit"}
 
 
 def _next_operator_id() -> int:
@@ -70,17 +77,33 @@ def _share(value: Any) -> Decimal:
     return share
 
 
+def _credit(value: Any) -> Decimal:
+    try:
+        limit = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValidationError({"credit_limit": "The credit limit is an amount like 500.00."}) from None
+    if limit < 0 or limit != limit.quantize(Decimal("0.01")):
+        raise ValidationError({"credit_limit": "The credit limit is a non-negative amount with at most 2 decimals."})
+    return limit
+
+
 def operator_create(
     *,
     parent: Operator,
     name: str,
-    billing_mode: str = BillingMode.POSTPAID,
-    share_percent: Decimal = Decimal("0"),
+    actor: Actor,
+    billing_mode: str | None = None,
+    share_percent: Decimal | None = None,
+    credit_limit: Decimal | None = None,
     kind: str | None = None,
-    actor: Actor = SYSTEM,
     **details: Any,
 ) -> Operator:
-    """A reseller under the ISP, or a sub-reseller under a reseller (up to the ISP's depth limit)."""
+    """A reseller under the ISP, or a sub-reseller under a reseller (up to the ISP's depth limit). Money
+    settings not given are the defaults: postpaid, 0 % share, no credit."""
+    authority.authorize(actor, Act.NODE_CREATE, node=parent)
+    if billing_mode is not None or share_percent is not None or credit_limit is not None:
+        authority.authorize(actor, Act.NODE_BILLING_SET)  # the new node lies below the actor's own
+    billing_mode = BillingMode.POSTPAID if billing_mode is None else billing_mode
     depth = parent.depth + 1
     if depth > _max_depth():
         raise ValidationError({"parent": f"This ISP allows at most {_max_depth()} reseller levels."})
@@ -91,7 +114,7 @@ def operator_create(
         raise ValidationError({"billing_mode": "Choose prepaid or postpaid."})
     node = Operator(
         parent=parent, depth=depth, kind=expected, name=name, billing_mode=billing_mode,
-        share_percent=_share(share_percent), **details,
+        share_percent=_share(share_percent or 0), credit_limit=_credit(credit_limit or 0), **details,
     )
     node.full_clean(exclude=["path", "depth"])
     with transaction.atomic():
@@ -103,14 +126,22 @@ def operator_create(
     return node
 
 
-def operator_update(*, operator: Operator, actor: Actor = SYSTEM, **fields: Any) -> Operator:
+def operator_update(*, operator: Operator, actor: Actor, **fields: Any) -> Operator:
+    """Contact and branding of a node below the actor's (the ISP's admins also edit the ISP's own); its
+    money settings only with Act.NODE_BILLING_SET, strictly below."""
+    # The ISP's root is edited by the ISP's own staff; any other node only from above it.
+    authority.authorize(actor, Act.NODE_EDIT, node=operator, below=not operator.is_root)
     unknown = set(fields) - OPERATOR_EDITABLE
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
-    if operator.is_root and ({"billing_mode", "share_percent"} & set(fields)):
-        raise ValidationError({"share_percent": "The ISP's own billing settings are fixed."})
+    if MONEY_FIELDS & set(fields):
+        if operator.is_root:
+            raise ValidationError({"share_percent": "The ISP's own billing settings are fixed."})
+        authority.authorize(actor, Act.NODE_BILLING_SET, node=operator, below=True)
     if "share_percent" in fields:
         fields["share_percent"] = _share(fields["share_percent"])
+    if "credit_limit" in fields:
+        fields["credit_limit"] = _credit(fields["credit_limit"])
     with transaction.atomic():
         operator = Operator.objects.select_for_update().get(pk=operator.pk)
         before = snapshot(operator, OPERATOR_AUDITED)
@@ -125,10 +156,10 @@ def operator_update(*, operator: Operator, actor: Actor = SYSTEM, **fields: Any)
     return operator
 
 
-def operator_suspend(*, operator: Operator, actor: Actor = SYSTEM,
-                     suspend_customers: bool | None = None) -> Operator:
+def operator_suspend(*, operator: Operator, actor: Actor, suspend_customers: bool | None = None) -> Operator:
     """Suspend a node: its (and its subtree's) users can no longer sign in; if the node suspends its
     customers, the subtree's active customers are suspended too (and restored on reactivation)."""
+    authority.authorize(actor, Act.NODE_STATUS, node=operator, below=True)
     if operator.is_root:
         raise ValidationError({"operator": "The ISP itself cannot be suspended here."})
     with transaction.atomic():
@@ -150,7 +181,8 @@ def operator_suspend(*, operator: Operator, actor: Actor = SYSTEM,
     return operator
 
 
-def operator_reactivate(*, operator: Operator, actor: Actor = SYSTEM) -> Operator:
+def operator_reactivate(*, operator: Operator, actor: Actor) -> Operator:
+    authority.authorize(actor, Act.NODE_STATUS, node=operator, below=True)
     with transaction.atomic():
         operator = Operator.objects.select_for_update().get(pk=operator.pk)
         if operator.status != NodeStatus.SUSPENDED:
@@ -165,8 +197,10 @@ def operator_reactivate(*, operator: Operator, actor: Actor = SYSTEM) -> Operato
     return operator
 
 
-def operator_delete(*, operator: Operator, actor: Actor = SYSTEM) -> None:
-    """Only an empty node goes: no sub-nodes, customers or logins (suspend it otherwise)."""
+def operator_delete(*, operator: Operator, actor: Actor) -> None:
+    """Only an empty node goes: no sub-nodes, customers or logins (suspend it otherwise). Whoever may
+    create a node there may remove it."""
+    authority.authorize(actor, Act.NODE_CREATE, node=operator, below=True)
     if operator.is_root:
         raise ValidationError({"operator": "The ISP itself cannot be deleted."})
     if operator.children.exists() or operator.subscribers.exists() or operator.members.exists():
@@ -178,9 +212,11 @@ def operator_delete(*, operator: Operator, actor: Actor = SYSTEM) -> None:
         operator.delete()
 
 
-def operator_move(*, operator: Operator, new_parent: Operator, actor: Actor = SYSTEM) -> Operator:
+def operator_move(*, operator: Operator, new_parent: Operator, actor: Actor) -> Operator:
     """Move a subtree under another parent: one transaction, one UPDATE rewriting path, depth and kind of
-    every node below (ISP admins only; the API checks the role)."""
+    every node below (Act.NODE_MOVE: the ISP's admins)."""
+    authority.authorize(actor, Act.NODE_MOVE, node=operator, below=True)
+    authority.authorize(actor, Act.NODE_MOVE, node=new_parent)
     if operator.is_root:
         raise ValidationError({"operator": "The ISP itself cannot be moved."})
     with transaction.atomic():
@@ -233,9 +269,20 @@ def _check_role_fits(role: str, operator: Operator) -> None:
                                        f"{NodeKind(required_kind).label.lower()} node."})
 
 
-def user_create(*, email: str, password: str, role: str, operator: Operator, full_name: str = "",
-                actor: Actor = SYSTEM) -> User:
-    """A login attached to a node with a role."""
+def _authorize_login(actor: Actor, target: User) -> Operator:
+    """Only logins the actor could have created may be changed, and never its own."""
+    node = Membership.objects.select_related("operator").get(user=target).operator
+    acting = actor.user if isinstance(actor, Actor) else actor
+    if acting is not None and acting.pk == target.pk:
+        raise PermissionDenied("You may not change your own login here.")
+    authority.authorize_login_role(actor, role=target.role, node=node)
+    return node
+
+
+def user_create(*, email: str, password: str, role: str, operator: Operator, actor: Actor,
+                full_name: str = "") -> User:
+    """A login attached to a node with a role the actor may hand out there (never more than its own)."""
+    authority.authorize_login_role(actor, role=role, node=operator)
     _check_role_fits(role, operator)
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": "A login with this email already exists in this ISP."})
@@ -254,12 +301,14 @@ def user_create(*, email: str, password: str, role: str, operator: Operator, ful
     return user
 
 
-def user_update(*, user: User, actor: Actor = SYSTEM, full_name: str | None = None,
+def user_update(*, user: User, actor: Actor, full_name: str | None = None,
                 is_active: bool | None = None, role: str | None = None) -> User:
+    node = _authorize_login(actor, user)
     with transaction.atomic():
         before = {"full_name": user.full_name, "is_active": user.is_active, "role": user.role}
         if role is not None and role != user.role:
-            _check_role_fits(role, Membership.objects.get(user=user).operator)
+            authority.authorize_login_role(actor, role=role, node=node)
+            _check_role_fits(role, node)
             user.role = role
         if full_name is not None:
             user.full_name = full_name
@@ -272,7 +321,8 @@ def user_update(*, user: User, actor: Actor = SYSTEM, full_name: str | None = No
     return user
 
 
-def user_delete(*, user: User, actor: Actor = SYSTEM) -> None:
+def user_delete(*, user: User, actor: Actor) -> None:
+    _authorize_login(actor, user)
     with transaction.atomic():
         audit_record(actor=actor, obj=user, object_type="user", action=AuditAction.DELETE,
                      changes={"email": [user.email, None], "role": [user.role, None]})

@@ -1,4 +1,10 @@
-"""Writes on subscribers (the ISP's customers)."""
+"""Writes on subscribers (the ISP's customers).
+
+Each write takes the acting login (``actor``, required) and checks hierarchy.authority on the customer's
+owner node before anything is written. A customer's paid-until (``expires_at``) is service sold: it is
+never typed in here. A new customer starts expired (now) until a recharge, payment or voucher sells it
+time; the only other way is an ISP admin's audited ``subscriber_expiry_extend`` with a reason.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,14 @@ from decimal import Decimal, InvalidOperation
 from ipaddress import AddressValueError, IPv4Address
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from hierarchy.audit import SYSTEM, Actor, AuditAction, audit_record, diff, snapshot
+from hierarchy import authority
+from hierarchy.audit import Actor, AuditAction, audit_record, diff, snapshot
+from hierarchy.authority import Act
+from hierarchy.events import SubscriberChange, subscriber_changed
 from hierarchy.models import (
     USERNAME_VALIDATOR,
     ConnectionType,
@@ -22,14 +32,15 @@ from hierarchy.models import (
     Subscriber,
     SubscriberStatus,
 )
-from hierarchy.permissions import MONEY_ROLES
 from hierarchy.selectors import operator_ancestors_suspended, package_cost_for, packages_offered_by
 
 AUDITED = ["username", "connection_type", "mac_address", "ip_address", "package", "owner", "status",
            "expires_at", "billing_day", "special_price", "full_name", "mobile", "email", "address", "zone",
            "custom_fields"]
-EDITABLE = {"password", "connection_type", "mac_address", "ip_address", "package", "owner", "expires_at",
-            "billing_day", "special_price", "full_name", "mobile", "email", "address", "zone", "custom_fields"}
+EDITABLE = {"password", "connection_type", "mac_address", "ip_address", "package", "owner", "billing_day",
+            "special_price", "full_name", "mobile", "email", "address", "zone", "custom_fields"}
+EXPIRY_SOLD = ("expires_at is changed by payments, recharges and vouchers (or an ISP admin's audited extend), "
+               "never set by hand.")
 _MAC = re.compile(r"^[0-9A-F]{12}$")
 
 
@@ -98,8 +109,9 @@ def subscriber_check_sale(*, package: Package, owner: Operator) -> None:
 def _check_special_price(actor: Actor, price: Any, package: Package, owner: Operator) -> Decimal | None:
     if price is None or price == "":
         return None
-    if actor.user is not None and actor.user.role not in MONEY_ROLES:
-        raise ValidationError({"special_price": "Your role may not set a special price."})
+    # A customer's own price is pricing down the tree: whoever assigns packages at prices.
+    if not authority.allowed(actor, Act.PACKAGE_ASSIGN):
+        raise PermissionDenied("Your role may not set a special price.")
     try:
         amount = Decimal(str(price))
     except InvalidOperation:
@@ -141,10 +153,15 @@ def _save(subscriber: Subscriber) -> None:
 
 
 def subscriber_create(
-    *, username: str, password: str, package: Package, owner: Operator,
+    *, username: str, password: str, package: Package, owner: Operator, actor: Actor,
     connection_type: str = ConnectionType.PPPOE, mac_address: str | None = None, ip_address: str | None = None,
-    special_price: Any = None, custom_fields: dict[str, Any] | None = None, actor: Actor = SYSTEM, **details: Any,
+    special_price: Any = None, custom_fields: dict[str, Any] | None = None, **details: Any,
 ) -> Subscriber:
+    """A new customer of ``owner``, expired until its first period is sold (ledger's activation or a
+    recharge)."""
+    authority.authorize(actor, Act.CUSTOMER_CREATE, node=owner)
+    if "expires_at" in details:
+        raise ValidationError({"expires_at": EXPIRY_SOLD})
     try:
         USERNAME_VALIDATOR(username)
     except ValidationError as exc:
@@ -154,7 +171,7 @@ def subscriber_create(
         username=username, password=password, package=package, owner=owner, connection_type=connection_type,
         mac_address=mac_normalize(mac_address), ip_address=ip_normalize(ip_address),
         special_price=_check_special_price(actor, special_price, package, owner),
-        custom_fields=custom_fields_clean(custom_fields), **details,
+        custom_fields=custom_fields_clean(custom_fields), expires_at=timezone.now(), **details,
     )
     with transaction.atomic():
         _save(subscriber)
@@ -163,10 +180,27 @@ def subscriber_create(
     return subscriber
 
 
-def subscriber_update(*, subscriber: Subscriber, actor: Actor = SYSTEM, **fields: Any) -> Subscriber:
+def _authorize_update(actor: Actor, subscriber: Subscriber, fields: dict[str, Any]) -> None:
+    """A package change is Act.PACKAGE_CHANGE (also the customer's own self-care, e.g. a voucher of another
+    package it redeems); anything else is Act.CUSTOMER_EDIT. A new owner must be in scope too."""
+    if "package" in fields:
+        acting = actor.user if isinstance(actor, Actor) else actor
+        own = acting is not None and subscriber.user_id is not None and acting.pk == subscriber.user_id
+        if not own:
+            authority.authorize(actor, Act.PACKAGE_CHANGE, node=subscriber.owner)
+    if set(fields) - {"package"}:
+        authority.authorize(actor, Act.CUSTOMER_EDIT, node=subscriber.owner)
+    if "owner" in fields:
+        authority.authorize(actor, Act.CUSTOMER_EDIT, node=fields["owner"])
+
+
+def subscriber_update(*, subscriber: Subscriber, actor: Actor, **fields: Any) -> Subscriber:
+    if "expires_at" in fields:
+        raise ValidationError({"expires_at": EXPIRY_SOLD})
     unknown = set(fields) - EDITABLE
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    _authorize_update(actor, subscriber, fields)
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
         before = snapshot(subscriber, AUDITED)
@@ -193,9 +227,7 @@ def subscriber_update(*, subscriber: Subscriber, actor: Actor = SYSTEM, **fields
                          changes=changes)
         if "package" in changes:
             # The new rate reaches a live session by CoA (after commit).
-            from network.services import subscriber_rate_change
-
-            subscriber_rate_change(subscriber=subscriber)
+            subscriber_changed(subscriber=subscriber, change=SubscriberChange.RATE)
     return subscriber
 
 
@@ -206,8 +238,9 @@ _TRANSITIONS = {
 }
 
 
-def subscriber_status_set(*, subscriber: Subscriber, status: str, actor: Actor = SYSTEM) -> Subscriber:
+def subscriber_status_set(*, subscriber: Subscriber, status: str, actor: Actor) -> Subscriber:
     """suspend (active/expired → suspended), reactivate (suspended/disabled → active), disable."""
+    authority.authorize(actor, Act.CUSTOMER_STATUS, node=subscriber.owner)
     with transaction.atomic():
         subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
         allowed_from = _TRANSITIONS.get(SubscriberStatus(status), set())
@@ -224,25 +257,52 @@ def subscriber_status_set(*, subscriber: Subscriber, status: str, actor: Actor =
                      changes={"status": [before, status]})
         if status != SubscriberStatus.ACTIVE:
             # RADIUS now refuses the customer; drop the live session too (Disconnect-Request after commit).
-            from network.services import subscriber_disconnect
-
-            subscriber_disconnect(subscriber=subscriber)
+            subscriber_changed(subscriber=subscriber, change=SubscriberChange.ACCESS_LOST)
     return subscriber
 
 
-def subscriber_suspend(*, subscriber: Subscriber, actor: Actor = SYSTEM) -> Subscriber:
+def subscriber_suspend(*, subscriber: Subscriber, actor: Actor) -> Subscriber:
     return subscriber_status_set(subscriber=subscriber, status=SubscriberStatus.SUSPENDED, actor=actor)
 
 
-def subscriber_reactivate(*, subscriber: Subscriber, actor: Actor = SYSTEM) -> Subscriber:
+def subscriber_reactivate(*, subscriber: Subscriber, actor: Actor) -> Subscriber:
     return subscriber_status_set(subscriber=subscriber, status=SubscriberStatus.ACTIVE, actor=actor)
 
 
-def subscriber_disable(*, subscriber: Subscriber, actor: Actor = SYSTEM) -> Subscriber:
+def subscriber_disable(*, subscriber: Subscriber, actor: Actor) -> Subscriber:
     return subscriber_status_set(subscriber=subscriber, status=SubscriberStatus.DISABLED, actor=actor)
 
 
-def subscriber_delete(*, subscriber: Subscriber, actor: Actor = SYSTEM) -> None:
+def subscriber_expiry_extend(*, subscriber: Subscriber, until: datetime.datetime, reason: str,
+                             actor: Actor) -> Subscriber:
+    """Service time given without a sale: an ISP admin's explicit decision (Act.EXPIRY_EXTEND), with a
+    reason, audited. Only forward; an expired customer becomes active again."""
+    authority.authorize(actor, Act.EXPIRY_EXTEND, node=subscriber.owner)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this customer gets service time without paying for it."})
+    if timezone.is_naive(until):
+        raise ValidationError({"until": "Give a date-time with its time zone."})
+    with transaction.atomic():
+        subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        current = subscriber.expires_at
+        if until <= timezone.now() or (current is not None and until <= current):
+            raise ValidationError({"until": "An extension moves the paid-until date forward (later than now "
+                                            "and than the current one)."})
+        before = snapshot(subscriber, ["expires_at", "status"])
+        subscriber.expires_at = until
+        if subscriber.status == SubscriberStatus.EXPIRED:
+            subscriber.status = SubscriberStatus.ACTIVE
+        subscriber.save(update_fields=["expires_at", "status", "updated"])
+        changes = diff(before, snapshot(subscriber, ["expires_at", "status"]))
+        changes["reason"] = [None, reason]
+        audit_record(actor=actor, obj=subscriber, object_type="customer", action=AuditAction.UPDATE,
+                     changes=changes)
+    return subscriber
+
+
+def subscriber_delete(*, subscriber: Subscriber, actor: Actor) -> None:
+    authority.authorize(actor, Act.CUSTOMER_DELETE, node=subscriber.owner)
     with transaction.atomic():
         audit_record(actor=actor, obj=subscriber, object_type="customer", action=AuditAction.DELETE,
                      changes={k: [v, None] for k, v in snapshot(subscriber, AUDITED).items()})

@@ -305,25 +305,36 @@ class StripeAccount(models.Model):
 
 class StripeEventStatus(models.TextChoices):
     RECEIVED = "received", "Received"
+    PROCESSING = "processing", "Being handled"
     PROCESSED = "processed", "Processed"
     IGNORED = "ignored", "Ignored (type not handled)"
-    FAILED = "failed", "Failed"
+    FAILED = "failed", "Failed (retried)"
 
 
 class StripeEvent(models.Model):
-    """Every verified webhook event, once (unique Stripe event id), with how it was handled."""
+    """Every verified webhook event, once (unique Stripe event id: a second delivery finds this row), with
+    how it was handled: its status, how many attempts, the last error. Failed events are retried by the
+    ``ledger.stripe_events_retry`` task; the postings themselves are idempotent by the PaymentIntent."""
 
     event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)
     status = models.CharField(max_length=10, choices=StripeEventStatus.choices, default=StripeEventStatus.RECEIVED)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="The last attempt's error")
     payload = models.JSONField()
+    payload_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the signed payload")
+    attempts = models.PositiveIntegerField(default=0)
+    claimed = models.DateTimeField(null=True, blank=True, help_text="When the running attempt started")
     payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created = models.DateTimeField(auto_now_add=True)
     handled = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "created"], name="stripe_event_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=StripeEventStatus.values),
+                                   name="stripe_event_status_valid"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type} {self.status}"

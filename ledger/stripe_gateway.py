@@ -1,17 +1,22 @@
 """Stripe for one ISP: its own keys, PaymentIntents for customer payments and wallet top-ups, and the
 signed webhook that posts each succeeded PaymentIntent exactly once (idempotency key ``stripe:<pi id>``,
-and every event recorded once by its unique id)."""
+and every event recorded once by its unique id). An event whose handling fails is stored as failed and
+answered 5xx, so Stripe retries it, and the ``ledger.stripe_events_retry_all`` beat task retries it too."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import hashlib
 import json
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import stripe
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.crypto import secret_decrypt, secret_encrypt
@@ -21,6 +26,8 @@ from ledger.journal import ledger_currency
 from ledger.models import Payment, StripeAccount, StripeEvent, StripeEventStatus
 from ledger.services import AlreadyReversed, payment_record, payment_refund
 from ledger.wallets import wallet_topup
+
+logger = logging.getLogger(__name__)
 
 
 class BadSignature(Exception):
@@ -68,29 +75,103 @@ def wallet_topup_intent(*, node: Operator, amount: int, confirm_with: str = "") 
                                  metadata={"kind": "topup", "node": str(node.pk)})
 
 
+# --- events --------------------------------------------------------------------------------------------
+
+# What a succeeded PaymentIntent buys, by its metadata ``kind``: (payment intent id, amount, metadata) → the
+# payment posted (or None). Filled by the module that owns each kind (ledger's own below; the vouchers app
+# registers ``self_recharge`` in its ready()), so this module imports none of them.
+PaymentKindHandler = Callable[..., Payment | None]  # (*, payment_intent: str, amount: int, metadata: dict)
+payment_kind_handlers: dict[str, PaymentKindHandler] = {}
+
+STALE_CLAIM = datetime.timedelta(minutes=5)  # an attempt still "processing" after this died: retry it
+MAX_ATTEMPTS = 20
+
+
+def payment_kind_register(kind: str, handler: PaymentKindHandler) -> None:
+    payment_kind_handlers[kind] = handler
+
+
 def stripe_webhook_receive(*, payload: bytes, signature: str) -> StripeEvent:
-    """Verify, record (once per event id) and handle a webhook event."""
+    """Verify, record (once per event id, at the database: a UNIQUE event id) and handle a webhook event.
+    A second delivery of a handled event changes nothing; a failed one is handled again. The caller
+    answers 5xx when the returned event is ``failed``, so Stripe retries too."""
     secret = secret_decrypt(_account().webhook_secret_encrypted)
     try:
         event = stripe.Webhook.construct_event(payload.decode(), signature, secret)
     except (ValueError, stripe.SignatureVerificationError) as exc:
         raise BadSignature(str(exc)) from exc
-    body = json.loads(payload)
+    record = stripe_event_record(event_id=event.id, type=event.type, payload=json.loads(payload),
+                                 payload_hash=hashlib.sha256(payload).hexdigest())
+    return stripe_event_process(event_pk=record.pk)
+
+
+def stripe_event_record(*, event_id: str, type: str, payload: dict[str, Any], payload_hash: str) -> StripeEvent:
+    """The stored event: inserted once, found on every later delivery."""
+    StripeEvent.objects.bulk_create([StripeEvent(event_id=event_id, type=type, payload=payload,
+                                                 payload_hash=payload_hash)], ignore_conflicts=True)
+    return StripeEvent.objects.get(event_id=event_id)
+
+
+def _claim(event_pk: int) -> bool:
+    """Take the event for one attempt (one conditional UPDATE: two deliveries or a delivery and the retry
+    task never handle it at once); False if it is handled, or being handled by a live attempt."""
+    stale = timezone.now() - STALE_CLAIM
+    return bool(StripeEvent.objects.filter(
+        Q(status__in=[StripeEventStatus.RECEIVED, StripeEventStatus.FAILED])
+        | Q(status=StripeEventStatus.PROCESSING, claimed__lt=stale), pk=event_pk,
+    ).update(status=StripeEventStatus.PROCESSING, attempts=F("attempts") + 1, claimed=timezone.now()))
+
+
+def stripe_event_process(*, event_pk: int) -> StripeEvent:
+    """One attempt at a stored event, outside any transaction (each posting is its own money transaction,
+    idempotent by ``stripe:<payment intent>``: an attempt that dies after posting and is retried posts
+    nothing more). Records processed / ignored, or failed with the error."""
+    if not _claim(event_pk):
+        return StripeEvent.objects.get(pk=event_pk)
+    record = StripeEvent.objects.get(pk=event_pk)
     try:
-        with transaction.atomic():
-            record = StripeEvent.objects.create(event_id=event.id, type=event.type, payload=body)
-    except IntegrityError:
-        record = StripeEvent.objects.get(event_id=event.id)
-        if record.status != StripeEventStatus.FAILED:
-            return record  # delivered again: already handled (or being handled)
-    try:
-        record.payment, record.status = _handle(body)
-        record.error = ""
-    except Exception as exc:  # recorded for the operator, Stripe retries
-        record.status, record.error = StripeEventStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
-    record.handled = timezone.now()
-    record.save(update_fields=["payment", "status", "error", "handled"])
-    return record
+        payment, status = _handle(record.payload)
+    except Exception as exc:  # recorded, answered 5xx; Stripe and the retry task try again
+        logger.exception("Stripe event %s (%s) failed, attempt %d", record.event_id, record.type, record.attempts)
+        StripeEvent.objects.filter(pk=event_pk).update(
+            status=StripeEventStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], handled=timezone.now())
+    else:
+        StripeEvent.objects.filter(pk=event_pk).update(payment=payment, status=status, error="",
+                                                       handled=timezone.now())
+    return StripeEvent.objects.get(pk=event_pk)
+
+
+def stripe_events_retry() -> dict[str, int]:
+    """Handle again every failed event (and attempts that died mid-way), oldest first, up to
+    ``MAX_ATTEMPTS`` each: the scheduled task's body, per ISP."""
+    stale = timezone.now() - STALE_CLAIM
+    pending = list(StripeEvent.objects.filter(
+        Q(status=StripeEventStatus.FAILED) | Q(status=StripeEventStatus.RECEIVED, created__lt=stale)
+        | Q(status=StripeEventStatus.PROCESSING, claimed__lt=stale), attempts__lt=MAX_ATTEMPTS,
+    ).order_by("id").values_list("pk", flat=True))
+    outcome = {"retried": 0, "failed": 0}
+    for pk in pending:
+        outcome["retried"] += 1
+        if stripe_event_process(event_pk=pk).status == StripeEventStatus.FAILED:
+            outcome["failed"] += 1
+    return outcome
+
+
+def _customer_payment(*, payment_intent: str, amount: int, metadata: dict[str, str]) -> Payment:
+    customer = Subscriber.objects.select_related("owner", "package").get(pk=int(metadata["customer"]))
+    payment, _ = payment_record(customer=customer, amount=amount, method="stripe", actor=SYSTEM,
+                                idempotency_key=f"stripe:{payment_intent}", external_reference=payment_intent)
+    return payment
+
+
+def _wallet_topup(*, payment_intent: str, amount: int, metadata: dict[str, str]) -> None:
+    node = Operator.objects.get(pk=int(metadata["node"]))
+    wallet_topup(node=node, amount=amount, method="stripe", idempotency_key=f"stripe:{payment_intent}",
+                 external_reference=payment_intent, actor=SYSTEM)
+
+
+payment_kind_register("payment", _customer_payment)
+payment_kind_register("topup", _wallet_topup)
 
 
 def _handle(body: dict[str, Any]) -> tuple[Payment | None, str]:
@@ -98,22 +179,9 @@ def _handle(body: dict[str, Any]) -> tuple[Payment | None, str]:
     if body["type"] == "payment_intent.succeeded":
         metadata = obj.get("metadata") or {}
         amount = int(obj.get("amount_received") or obj["amount"])
-        key = f"stripe:{obj['id']}"
-        if metadata.get("kind") == "payment":
-            customer = Subscriber.objects.select_related("owner", "package").get(pk=int(metadata["customer"]))
-            payment, _ = payment_record(customer=customer, amount=amount, method="stripe", idempotency_key=key,
-                                        actor=SYSTEM, external_reference=obj["id"])
-            return payment, StripeEventStatus.PROCESSED
-        if metadata.get("kind") == "self_recharge":  # a customer's recharge paid by card: bought with the payment
-            from ledger.vouchers.self_recharge import self_recharge_paid
-
-            return self_recharge_paid(payment_intent=obj["id"], amount=amount, metadata=metadata), \
-                StripeEventStatus.PROCESSED
-        if metadata.get("kind") == "topup":
-            node = Operator.objects.get(pk=int(metadata["node"]))
-            wallet_topup(node=node, amount=amount, method="stripe", idempotency_key=key, external_reference=obj["id"],
-                         actor=SYSTEM)
-            return None, StripeEventStatus.PROCESSED
+        handler = payment_kind_handlers.get(str(metadata.get("kind", "")))
+        if handler is not None:
+            return handler(payment_intent=obj["id"], amount=amount, metadata=metadata), StripeEventStatus.PROCESSED
     if body["type"] in ("charge.refunded", "charge.dispute.created"):
         refunded = Payment.objects.filter(idempotency_key=f"stripe:{obj.get('payment_intent')}").first()
         if refunded is not None:

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import schema_context
 
+from ledger.models import StripeEventStatus
 from ledger.stripe_gateway import BadSignature, stripe_webhook_receive
 from tenants.models import Tenant, TenantStatus
 
@@ -21,6 +22,10 @@ def _receive(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"detail": "Invalid Stripe signature.", "code": "bad_signature"}, status=400)
     except ValidationError as exc:
         return JsonResponse({"detail": exc.messages[0], "code": "not_configured"}, status=400)
+    if event.status == StripeEventStatus.FAILED:
+        # Handling failed: stored as failed (retried by the beat task) and answered 5xx so Stripe retries.
+        return JsonResponse({"event": event.event_id, "status": event.status, "code": "handler_failed",
+                             "detail": "The event could not be handled; it will be retried."}, status=500)
     return JsonResponse({"event": event.event_id, "status": event.status})
 
 

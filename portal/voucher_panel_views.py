@@ -1,8 +1,9 @@
 """Staff panel pages for voucher batches, under /vouchers/: the batches of your part of the tree with their
 stock, printing a batch (the same service as ``POST /api/v1/voucher-batches/``), one batch with its cards
 per status, the printable sheet and handing stock to a card distributor. Scoped exactly as the API
-(ledger.vouchers.selectors): outside your subtree 404; a role that may only read sees no forms and gets
-403 on a POST. Thin: a form, one service call; a refusal lands on the form and changes nothing."""
+(ledger.vouchers.selectors, hierarchy.authority): outside your subtree 404; a role that may only read sees
+no forms and gets 403 on a POST. Thin: a form, one service call; a refusal lands on the form and changes
+nothing."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Role, User
+from hierarchy import authority
 from hierarchy.audit import Actor
+from hierarchy.authority import Act
 from hierarchy.models import Operator, Package
-from hierarchy.selectors import operators_in_scope, packages_for, user_node
+from hierarchy.selectors import packages_for
 from ledger.pricing import from_minor, to_minor
 from ledger.vouchers import selectors
 from ledger.vouchers.models import Unit, VoucherBatch, VoucherStatus
@@ -61,8 +64,8 @@ class BatchForm(forms.Form):
         package_field = cast(forms.ModelChoiceField, self.fields["package"])
         package_field.queryset = packages_for(user=user).order_by("name")
         owner_field = cast(forms.ModelChoiceField, self.fields["owner"])
-        owner_field.queryset = operators_in_scope(user=user).order_by("path")
-        owner_field.initial = user_node(user=user)
+        owner_field.queryset = authority.restrict(Operator.objects.all(), user, Act.VOUCHER_BATCH_CREATE).order_by("path")
+        owner_field.initial = authority.user_node(user=user)
 
 
 class AssignForm(forms.Form):
@@ -91,19 +94,15 @@ def _money(request: HttpRequest, minor: int) -> str:
     return f"{from_minor(minor)} {request.tenant.currency}"  # type: ignore[attr-defined]
 
 
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
 def _staff(request: HttpRequest) -> User:
-    user = _user(request)
-    if user.role == Role.CUSTOMER:
-        raise PermissionDenied("Voucher batches are for staff and card distributors.")
+    """The signed-in login, if the table lets it see vouchers at all (customers and support do not)."""
+    user = cast(User, request.user)
+    authority.authorize(user, Act.VOUCHER_VIEW)
     return user
 
 
 def _may_print(user: User) -> bool:
-    return user.role in selectors.BATCH_ROLES and user_node(user=user) is not None
+    return authority.allowed(user, Act.VOUCHER_BATCH_CREATE) and authority.user_node(user=user) is not None
 
 
 def _submitted(form: forms.Form, call: Callable[[], T]) -> T | None:
@@ -166,13 +165,13 @@ class CardForm(forms.Form):
                                 help_text="The number after the dash in the card's serial.")
 
 
-def _card_actions(user: User, *, may_print: bool, may_assign: bool) -> list[str]:
-    """Sell: a card distributor (its own stock) or money roles; void: money roles that may write the batch."""
+def _card_actions(user: User, batch: VoucherBatch) -> list[str]:
+    """What the table lets this login do to the batch's cards (a card distributor: sell its own stock)."""
+    acts = {"sell": Act.VOUCHER_SELL, "void": Act.VOUCHER_VOID}
     if user.role == Role.CARD_DISTRIBUTOR:
-        return ["sell"]
-    if may_print:
-        return ["sell", "void"] if may_assign else ["sell"]
-    return []
+        return [name for name, act in acts.items() if act == Act.VOUCHER_SELL and authority.allowed(user, act)]
+    return [name for name, act in acts.items()
+            if authority.allowed(user, act) and authority.node_in_scope(user=user, node=batch.owner)]
 
 
 @login_required
@@ -180,9 +179,9 @@ def _card_actions(user: User, *, may_print: bool, may_assign: bool) -> list[str]
 def batch(request: HttpRequest, pk: int) -> HttpResponse:
     user = _staff(request)
     found = get_object_or_404(selectors.batches_in_scope(user=user), pk=pk)
-    may_print = _may_print(user)
-    may_assign = may_print and selectors.batches_in_scope(user=user, write=True).filter(pk=pk).exists()
-    actions = _card_actions(user, may_print=may_print, may_assign=may_assign)
+    may_assign = (user.role != Role.CARD_DISTRIBUTOR
+                  and selectors.batches_in_scope(user=user, act=Act.VOUCHER_ASSIGN).filter(pk=pk).exists())
+    actions = _card_actions(user, found)
     form = AssignForm(batch=found) if may_assign else None
     card_form = CardForm(initial={"action": "sell"}) if actions else None
     status = 200
@@ -200,7 +199,7 @@ def batch(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             values = form.cleaned_data
             ids = _submitted(form, lambda: stock_assign(batch=found, distributor=values["distributor"],
-                                                        count=values["count"]))
+                                                        count=values["count"], actor=_actor(request, user)))
             if ids is not None:
                 messages.success(request, f"{len(ids)} cards handed to {values['distributor']}.")
                 return _to_batch_page(pk)
@@ -229,7 +228,7 @@ def _card_action(request: HttpRequest, user: User, batch: VoucherBatch, form: Ca
     if voucher is None:
         form.add_error("number", f"No card {number} of this batch in your stock.")
         return False
-    done = _submitted(form, lambda: voucher_sell(voucher=voucher, seller=user) if action == "sell"
+    done = _submitted(form, lambda: voucher_sell(voucher=voucher, actor=_actor(request, user)) if action == "sell"
                       else voucher_void(voucher=voucher, actor=_actor(request, user)))
     if done is None:
         return False

@@ -1,5 +1,7 @@
 """Voucher redemption pages: the customer portal (a signed-in customer) and the hotspot captive portal
-(no sign-in: the device's MAC address or a username, and the PIN). Thin: a form, one service call.
+(no sign-in: the device's own MAC address, as the router passes it, and the PIN). Thin: a form, one service
+call. The hotspot reaches only the device's own hotspot account: it takes no username, and anything that is
+not a MAC address gets one answer whatever accounts exist, so the page never tells whether a customer does.
 
 Wrong PINs count toward the same Redis limit as the API (5 per 15 minutes per address and per
 customer/device); while it is full the form says how long to wait."""
@@ -36,6 +38,7 @@ from ledger.vouchers.self_recharge import (
 )
 from ledger.vouchers.services import Redemption, VoucherRejected, voucher_redeem
 
+NOT_A_DEVICE = "Enter this device's MAC address (the hotspot fills it in for you)."
 PIN_WIDGET = forms.TextInput(attrs={"class": "form-control form-control-lg font-monospace", "autocomplete": "off",
                                     "placeholder": "XXXX-XXXX-XXXX-XXXX", "autocapitalize": "characters"})
 
@@ -45,7 +48,7 @@ class RedeemForm(forms.Form):
 
 
 class HotspotForm(forms.Form):
-    identity = forms.CharField(label="Device MAC address or username", max_length=64,
+    identity = forms.CharField(label="Device MAC address", max_length=64,
                                widget=forms.TextInput(attrs={"class": "form-control", "autocomplete": "off"}))
     pin = forms.CharField(label="Voucher PIN", max_length=40, widget=PIN_WIDGET)
 
@@ -158,7 +161,7 @@ def _router_login_url(raw: str) -> str:
 @require_http_methods(["GET", "POST"])
 def hotspot_login(request: HttpRequest) -> HttpResponse:
     router_login = _router_login_url(request.POST.get("link_login_only") or request.GET.get("link-login-only", ""))
-    initial = {"identity": request.GET.get("mac", "") or request.GET.get("username", "")}
+    initial = {"identity": request.GET.get("mac", "")}
     form = HotspotForm(request.POST or None, initial=initial)
     result = None
     if request.method == "POST" and form.is_valid():
@@ -167,16 +170,12 @@ def hotspot_login(request: HttpRequest) -> HttpResponse:
             mac = mac_normalize(identity)
         except ValidationError:
             mac = None
-        customer = (Subscriber.objects.filter(mac_address__iexact=mac).first() if mac
-                    else Subscriber.objects.filter(username=identity).first())
-        if customer is None and mac is None:
+        if mac is None:  # one answer for every non-MAC identity: no account is looked up
             try:
-                wrong_guess(address=request.META.get("REMOTE_ADDR"), who=f"hotspot:{identity.lower()}")
-                form.add_error("identity", "No account with this username; use your device's MAC address.")
+                wrong_guess(address=request.META.get("REMOTE_ADDR"), who="hotspot:not-a-device")
+                form.add_error("identity", NOT_A_DEVICE)
             except TooManyAttempts as exc:
                 form.add_error("pin", str(exc))
-        elif customer is not None:
-            result = _redeem(request, form, who=f"customer:{customer.pk}", channel=Channel.HOTSPOT, customer=customer)
         else:
             result = _redeem(request, form, who=f"device:{mac}", channel=Channel.HOTSPOT, hotspot_mac=mac)
     context = {"form": form, "result": result, "router_login": router_login,

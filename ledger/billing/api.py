@@ -1,9 +1,11 @@
-"""REST endpoints for billing (thin: parse, call one service or selector, render). Scope: invoices of the
-customers the caller sees (hierarchy.selectors.subscribers_in_scope); outside it → 404; role not allowed → 403."""
+"""REST endpoints for billing (thin: parse, call one service or selector, render). Scope: the one gate,
+``hierarchy.authority.restrict`` (invoices of the customers in the caller's part of the tree, a customer's
+own); outside it → 404. What a role may do is ``hierarchy.authority``'s table, checked by each service
+(void, credit notes, discounts, billing-model switches: the ISP's admin and accountant) → 403."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -15,21 +17,26 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Role, User
 from hierarchy import authority
-from hierarchy.audit import Actor
+from hierarchy.api_base import actor_of
 from hierarchy.authority import Act
-from hierarchy.models import Package, Subscriber
-from hierarchy.selectors import packages_for, subscribers_in_scope, subscribers_writable
-from ledger import selectors as ledger_selectors
+from hierarchy.models import Operator, Package, Subscriber
+from hierarchy.selectors import packages_for
+from hierarchy.services import operator_root
 from ledger.api import Conflict
 from ledger.billing import selectors
-from ledger.billing.changes import ChangeQuote, billing_model_switch, package_change_confirm, package_change_preview
+from ledger.billing.changes import (
+    ChangeQuote,
+    billing_model_switch,
+    billing_profile_update,
+    package_change_confirm,
+    package_change_preview,
+)
 from ledger.billing.documents import billing_settings, tenant_today
-from ledger.billing.models import BillingProfile, CreditNote, Invoice, PromoCode, PromoRedemption
+from ledger.billing.models import BillingProfile, CreditNote, Invoice, PromoCode
 from ledger.billing.payments import customer_credit, invoice_pay
 from ledger.billing.pdf import invoice_pdf
-from ledger.billing.promos import promo_code_create, promo_code_update, promo_redeem
+from ledger.billing.promos import promo_code_create, promo_code_delete, promo_code_update, promo_redeem
 from ledger.billing.serializers import (
     AgingQuerySerializer,
     BillingProfileSerializer,
@@ -50,31 +57,24 @@ from ledger.billing.serializers import (
 )
 from ledger.billing.services import invoice_credit, invoice_void
 from ledger.pricing import from_minor
-from ledger.reports import Report, require_whole_books
-from ledger.services import IdempotencyConflict
-
-
-def _user(request: Request) -> User:
-    return cast(User, request.user)
-
-
-def _require_isp_admin(user: User) -> None:
-    node = authority.user_node(user=user)
-    if node is None or node.depth != 0 or user.role != Role.ADMIN:
-        raise exceptions.PermissionDenied("Only the ISP's admin may do this.")
+from ledger.reports import Report
+from ledger.services import PAYMENT_ACTS, IdempotencyConflict
 
 
 def _invoice(request: Request, pk: int) -> Invoice:
-    return get_object_or_404(selectors.invoices_in_scope(user=_user(request)).select_related("customer"), pk=pk)
+    return get_object_or_404(selectors.invoices_in_scope(user=request.user).select_related("customer__owner"), pk=pk)
+
+
+def _customer(request: Request, pk: int) -> Subscriber:
+    """A customer the caller may see (404 otherwise); what it may change there the services decide."""
+    customers = authority.restrict(Subscriber.objects.select_related("owner", "package"), request.user,
+                                   Act.CUSTOMER_VIEW)
+    return get_object_or_404(customers, pk=pk)
 
 
 def _writable_customer(request: Request, pk: int) -> Subscriber:
-    user = _user(request)
-    if not subscribers_in_scope(user=user).filter(pk=pk).exists():
-        raise exceptions.NotFound("No such customer.")
-    customer = subscribers_writable(user=user).select_related("owner", "package").filter(pk=pk).first()
-    if customer is None or user.role == Role.CUSTOMER:
-        raise exceptions.PermissionDenied("Your role may not change this customer's billing.")
+    customer = _customer(request, pk)
+    authority.authorize(request.user, Act.PACKAGE_CHANGE, node=customer.owner)
     return customer
 
 
@@ -88,14 +88,14 @@ class InvoiceList(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Invoice]:
         filters = InvoiceFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        return selectors.invoice_list(user=_user(self.request), today=tenant_today(), **filters.validated_data)
+        return selectors.invoice_list(user=self.request.user, today=tenant_today(), **filters.validated_data)
 
 
 class InvoiceDetail(generics.RetrieveAPIView):
     serializer_class = InvoiceSerializer
 
     def get_queryset(self) -> QuerySet[Invoice]:
-        return selectors.invoices_in_scope(user=_user(self.request)).prefetch_related("lines")
+        return selectors.invoices_in_scope(user=self.request.user).prefetch_related("lines")
 
 
 class InvoicePdf(APIView):
@@ -110,25 +110,25 @@ class InvoicePdf(APIView):
 class InvoiceVoid(APIView):
     @extend_schema(request=VoidRequestSerializer, responses={200: InvoiceSerializer})
     def post(self, request: Request, pk: int) -> Response:
+        """Void an unpaid invoice: the ISP's admin or accountant, with a reason (audited)."""
         invoice = _invoice(request, pk)
-        user = _user(request)
-        authority.authorize(user, Act.INVOICE_VOID)
+        authority.authorize(request.user, Act.INVOICE_VOID, node=invoice.customer.owner)
         data = VoidRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        invoice = invoice_void(invoice=invoice, reason=data.validated_data["reason"], actor_id=user.pk)
+        invoice = invoice_void(invoice=invoice, reason=data.validated_data["reason"], actor=actor_of(request))
         return Response(InvoiceSerializer(Invoice.objects.prefetch_related("lines").get(pk=invoice.pk)).data)
 
 
 class InvoiceCreditNoteCreate(APIView):
     @extend_schema(request=CreditNoteRequestSerializer, responses={201: CreditNoteSerializer})
     def post(self, request: Request, pk: int) -> Response:
+        """A credit note: the ISP's admin or accountant, with a reason, within the ISP's maximum (audited)."""
         invoice = _invoice(request, pk)
-        user = _user(request)
-        authority.authorize(user, Act.CREDIT_NOTE)
+        authority.authorize(request.user, Act.CREDIT_NOTE, node=invoice.customer.owner)
         data = CreditNoteRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         note = invoice_credit(invoice=invoice, amount=data.validated_data["amount"],
-                              reason=data.validated_data["reason"], actor_id=user.pk)
+                              reason=data.validated_data["reason"], actor=actor_of(request))
         return Response(CreditNoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
@@ -138,13 +138,14 @@ class InvoicePay(APIView):
     def post(self, request: Request, pk: int) -> Response:
         """A payment directed at this invoice (any rest goes to the oldest open invoices, then credit)."""
         invoice = _invoice(request, pk)
-        user = _user(request)
-        authority.authorize(user, Act.INVOICE_PAY)
+        user = request.user
+        authority.authorize(user, Act.INVOICE_PAY, node=invoice.customer.owner)
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 150:
             raise exceptions.ValidationError({"Idempotency-Key": ["Send an Idempotency-Key header (1-150 chars)."]})
         data = InvoicePayRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        authority.authorize(user, PAYMENT_ACTS[data.validated_data["method"]], node=invoice.customer.owner)
         try:
             _, created = invoice_pay(invoice=invoice, amount=data.validated_data["amount"],
                                      method=data.validated_data["method"], idempotency_key=f"api:{key}",
@@ -159,7 +160,7 @@ class CreditNoteList(generics.ListAPIView):
     serializer_class = CreditNoteSerializer
 
     def get_queryset(self) -> QuerySet[CreditNote]:
-        return selectors.credit_notes_in_scope(user=_user(self.request))
+        return selectors.credit_notes_in_scope(user=self.request.user)
 
 
 def _quote_body(quote: ChangeQuote) -> dict[str, Any]:
@@ -187,7 +188,7 @@ def _quote_body(quote: ChangeQuote) -> dict[str, Any]:
 def _package(request: Request) -> Package:
     data = PackageChangeRequestSerializer(data=request.data)
     data.is_valid(raise_exception=True)
-    package = packages_for(user=_user(request)).filter(pk=data.validated_data["package"]).first()
+    package = packages_for(user=request.user).filter(pk=data.validated_data["package"]).first()
     if package is None:
         raise exceptions.ValidationError({"package": ["No such package offered in your part of the tree."]})
     return package
@@ -207,9 +208,7 @@ class PackageChangeConfirm(APIView):
     def post(self, request: Request, pk: int) -> Response:
         """Post the proration and change the package (the CoA goes out after commit)."""
         customer = _writable_customer(request, pk)
-        user = _user(request)
-        change = package_change_confirm(customer=customer, package=_package(request), actor_id=user.pk,
-                                        actor=Actor(user=user, ip=request.META.get("REMOTE_ADDR") or None))
+        change = package_change_confirm(customer=customer, package=_package(request), actor=actor_of(request))
         body = {"id": change.pk, "customer": customer.pk, "package": change.new_package_id,
                 "credit_note": change.credit_note,
                 "invoice": Invoice.objects.prefetch_related("lines").get(pk=change.invoice_id)
@@ -226,20 +225,20 @@ def _profile_body(profile: BillingProfile) -> dict[str, Any]:
 class CustomerBillingProfile(APIView):
     @extend_schema(responses={200: BillingProfileSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        customer = get_object_or_404(subscribers_in_scope(user=_user(request)), pk=pk)
+        customer = _customer(request, pk)
         profile = get_object_or_404(BillingProfile, customer=customer)
         return Response(_profile_body(profile))
 
     @extend_schema(request=BillingProfileWriteSerializer, responses={200: BillingProfileSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        """Terms, standing discount and start date (the model changes through billing-model/)."""
-        customer = _writable_customer(request, pk)
+        """Terms, standing discount and start date (the model changes through billing-model/): the ISP's
+        admin or accountant, with a reason, a discount within the ISP's maximum (audited)."""
+        customer = _customer(request, pk)
         data = BillingProfileWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        profile, _ = BillingProfile.objects.get_or_create(customer=customer, defaults={"start_date": tenant_today()})
-        for name, value in data.validated_data.items():
-            setattr(profile, name, value)
-        profile.save()
+        fields = dict(data.validated_data)
+        reason = fields.pop("reason")
+        profile = billing_profile_update(customer=customer, reason=reason, actor=actor_of(request), **fields)
         return Response(_profile_body(profile))
 
 
@@ -247,11 +246,12 @@ class CustomerBillingModel(APIView):
     @extend_schema(request=ModelSwitchRequestSerializer, responses={200: BillingProfileSerializer})
     def post(self, request: Request, pk: int) -> Response:
         """Switch monthly ↔ daily; with open invoices, say what becomes of them (void or keep)."""
-        customer = _writable_customer(request, pk)
+        customer = _customer(request, pk)
         data = ModelSwitchRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         profile = billing_model_switch(customer=customer, model=data.validated_data["model"],
-                                       open_invoices=data.validated_data["open_invoices"], actor_id=_user(request).pk)
+                                       open_invoices=data.validated_data["open_invoices"],
+                                       reason=data.validated_data["reason"], actor=actor_of(request))
         return Response(_profile_body(profile))
 
 
@@ -259,40 +259,38 @@ class PromoCodeListCreate(generics.ListAPIView):
     serializer_class = PromoCodeSerializer
 
     def get_queryset(self) -> QuerySet[PromoCode]:
-        _require_isp_admin(_user(self.request))
+        authority.authorize(self.request.user, Act.DISCOUNT_SET)
         return PromoCode.objects.all()
 
     @extend_schema(request=PromoCodeSerializer, responses={201: PromoCodeSerializer})
     def post(self, request: Request) -> Response:
-        _require_isp_admin(_user(request))
+        """A promo code grants discounts: the ISP's admin or accountant, with a reason (audited)."""
         data = PromoCodeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        promo = promo_code_create(**data.validated_data)
+        promo = promo_code_create(**data.validated_data, actor=actor_of(request))
         return Response(PromoCodeSerializer(promo).data, status=status.HTTP_201_CREATED)
 
 
 class PromoCodeDetail(APIView):
     @extend_schema(responses={200: PromoCodeSerializer})
     def get(self, request: Request, pk: int) -> Response:
-        _require_isp_admin(_user(request))
+        authority.authorize(request.user, Act.DISCOUNT_SET)
         return Response(PromoCodeSerializer(get_object_or_404(PromoCode, pk=pk)).data)
 
     @extend_schema(request=PromoCodeSerializer, responses={200: PromoCodeSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        _require_isp_admin(_user(request))
+        authority.authorize(request.user, Act.DISCOUNT_SET)
         promo = get_object_or_404(PromoCode, pk=pk)
         data = PromoCodeSerializer(promo, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        promo = promo_code_update(promo=promo, **data.validated_data)
+        fields = dict(data.validated_data)
+        promo = promo_code_update(promo=promo, reason=fields.pop("reason", ""), actor=actor_of(request), **fields)
         return Response(PromoCodeSerializer(promo).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        _require_isp_admin(_user(request))
-        promo = get_object_or_404(PromoCode, pk=pk)
-        if PromoRedemption.objects.filter(promo=promo).exists():
-            raise exceptions.ValidationError({"code": ["This code was used; deactivate it instead."]})
-        promo.delete()
+        authority.authorize(request.user, Act.DISCOUNT_SET)
+        promo_code_delete(promo=get_object_or_404(PromoCode, pk=pk), actor=actor_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -302,10 +300,10 @@ class PromoCodeRedeem(APIView):
         """Claim a promo code for a customer (staff in scope, or the customer itself)."""
         data = PromoRedeemSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = _user(request)
+        user = request.user
         pk = data.validated_data["customer"]
-        customer = (subscribers_in_scope(user=user).filter(pk=pk).first() if user.role == Role.CUSTOMER
-                    else subscribers_writable(user=user).filter(pk=pk).first())
+        # A customer claims a code for itself; staff for a customer they may edit.
+        customer = authority.restrict(Subscriber.objects.all(), user, Act.CUSTOMER_EDIT).filter(pk=pk).first()
         if customer is None:
             raise exceptions.ValidationError({"customer": ["No such customer in your scope."]})
         redemption = promo_redeem(code=data.validated_data["code"], customer=customer)
@@ -316,12 +314,13 @@ class PromoCodeRedeem(APIView):
 class BillingSettingsView(APIView):
     @extend_schema(responses={200: BillingSettingsSerializer})
     def get(self, request: Request) -> Response:
-        require_whole_books(_user(request))
+        authority.authorize(request.user, Act.FINANCE_VIEW, node=operator_root())  # the ISP's own books
         return Response(BillingSettingsSerializer(billing_settings()).data)
 
     @extend_schema(request=BillingSettingsSerializer, responses={200: BillingSettingsSerializer})
     def patch(self, request: Request) -> Response:
-        _require_isp_admin(_user(request))
+        """The ISP's billing settings, bounds on discounts and vouchers included: its admin only."""
+        authority.authorize(request.user, Act.BILLING_SETTINGS_SET)
         data = BillingSettingsSerializer(billing_settings(), data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         data.save()
@@ -333,14 +332,15 @@ class ReceivablesAging(Report):
                    responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         """Open invoice amounts per customer by days past due: current, 1-30, 31-60, 61-90, over 90."""
-        user = _user(request)
+        user = request.user
+        authority.authorize(user, Act.FINANCE_VIEW)
         if authority.user_node(user=user) is None:
             raise exceptions.PermissionDenied("Your role has no receivables report.")
         query = AgingQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         owner_path = None
         if owner := query.validated_data.get("owner"):
-            node = ledger_selectors.operators_in_scope(user=user).filter(pk=owner).first()
+            node = authority.restrict(Operator.objects.all(), user, Act.FINANCE_VIEW).filter(pk=owner).first()
             if node is None:
                 raise exceptions.ValidationError({"owner": ["No such node in your part of the tree."]})
             owner_path = node.path

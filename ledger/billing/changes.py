@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from hierarchy import authority
+from hierarchy.audit import AuditAction, audit_record, diff, snapshot
+from hierarchy.authority import Act
 from hierarchy.models import Package, Subscriber
 from hierarchy.subscribers import subscriber_check_sale, subscriber_update
 from ledger.billing.amounts import Proration, Segment, period_containing, proration
+from ledger.billing.bounds import actor_id, as_actor, percent_within, reason_required
 from ledger.billing.documents import (
     LineSpec,
     billing_settings,
@@ -120,12 +126,15 @@ def package_change_preview(*, customer: Subscriber, package: Package, on: dateti
     return _quote(customer=customer, package=package, on=on or _today())
 
 
-def package_change_confirm(*, customer: Subscriber, package: Package, on: datetime.date | None = None,
-                           actor: object = None, actor_id: int | None = None) -> PackageChange:
+def package_change_confirm(*, customer: Subscriber, package: Package, actor: Any,
+                           on: datetime.date | None = None) -> PackageChange:
     """Post the proration (credit note on the covering invoice, proration invoice for the new package),
     apply the customer's credit, and change the package through the hierarchy service (which sends the
-    CoA after commit) — all in one money transaction."""
+    CoA after commit) — all in one money transaction. ``Act.PACKAGE_CHANGE`` on the customer's node."""
+    owner = customer.owner
+    authority.authorize(actor, Act.PACKAGE_CHANGE, node=owner)
     day = on or _today()
+    by = actor_id(actor)
 
     def work() -> PackageChange:
         locked = customer_lock(customer.pk)
@@ -138,7 +147,7 @@ def package_change_confirm(*, customer: Subscriber, package: Package, on: dateti
             amounts = quote.amounts
             if amounts.credit_total > 0:
                 note = credit_note_issue(
-                    customer=locked, invoice=covered, net=amounts.credit_net, tax=amounts.credit_tax, actor_id=actor_id,
+                    customer=locked, invoice=covered, net=amounts.credit_net, tax=amounts.credit_tax, actor_id=by,
                     reason=f"Unused {amounts.days_remaining}/{amounts.days_in_period} days of {old_package.name}")
             if amounts.charge.total > 0:
                 line = LineSpec(
@@ -148,30 +157,33 @@ def package_change_confirm(*, customer: Subscriber, package: Package, on: dateti
                     package=package, period=(day, quote.period[1]),
                     quantity=Fraction(amounts.days_remaining, amounts.days_in_period))
                 invoice = invoice_issue(customer=locked, kind=InvoiceKind.PRORATION, period=(day, quote.period[1]),
-                                        lines=[line], issue_date=day, actor_id=actor_id)
+                                        lines=[line], issue_date=day, actor_id=by)
         change = PackageChange.objects.create(
             customer=locked, old_package=old_package, new_package=package, effective=day, credit_note=note,
-            invoice=invoice, actor_id=actor_id, old_price=customer_package_price(customer=locked),
+            invoice=invoice, actor_id=by, old_price=customer_package_price(customer=locked),
             new_price=quote.new_price)
         credits_apply(customer=locked, first=[quote.invoice_id] if quote.invoice_id else [])
-        from hierarchy.audit import SYSTEM
-
-        subscriber_update(subscriber=locked, package=package, actor=actor or SYSTEM)  # type: ignore[arg-type]
+        subscriber_update(subscriber=locked, package=package, actor=as_actor(actor))
         return change
 
     return money_atomic(work)
 
 
-def billing_model_switch(*, customer: Subscriber, model: str, open_invoices: str | None,
-                         on: datetime.date | None = None, actor_id: int | None = None) -> BillingProfile:
+def billing_model_switch(*, customer: Subscriber, model: str, open_invoices: str | None, reason: str, actor: Any,
+                         on: datetime.date | None = None) -> BillingProfile:
     """Move a customer to monthly or daily billing. Its open invoices are handled as the caller says:
     ``void`` (unpaid ones voided with a reversing entry; partly paid ones credited for what is still due)
-    or ``keep`` (they stay payable). With open invoices and no choice: refused."""
+    or ``keep`` (they stay payable). With open invoices and no choice: refused. Releasing invoices is the
+    ISP's money: its admin or accountant only (``Act.BILLING_MODEL_SET``), with a reason, audited in the
+    same transaction."""
+    authority.authorize(actor, Act.BILLING_MODEL_SET, node=customer.owner)
+    why = reason_required(reason)
     if model not in BillingModel.values:
         raise ValidationError({"model": "Choose monthly or daily."})
     if open_invoices not in (None, "void", "keep"):
         raise ValidationError({"open_invoices": "Choose void or keep."})
     day = on or _today()
+    by = actor_id(actor)
 
     def work() -> BillingProfile:
         locked = customer_lock(customer.pk)
@@ -180,22 +192,69 @@ def billing_model_switch(*, customer: Subscriber, model: str, open_invoices: str
         if pending and open_invoices is None:
             raise ValidationError({"open_invoices": f"{locked.username} has {len(pending)} open invoice(s): "
                                                     "choose void or keep."})
+        released: list[str] = []
         if open_invoices == "void":
             for invoice in pending:
                 if invoice.amount_paid or invoice.amount_credited:
                     net, tax = credit_split(invoice=invoice, total=invoice.outstanding)
-                    credit_note_issue(customer=locked, invoice=invoice, net=net, tax=tax, actor_id=actor_id,
+                    credit_note_issue(customer=locked, invoice=invoice, net=net, tax=tax, actor_id=by,
                                       income=invoice_income(invoice),
-                                      reason=f"Cancelled on the switch to {model} billing")
+                                      reason=f"Cancelled on the switch to {model} billing: {why}")
                 else:
-                    invoice_void_locked(invoice=invoice, reason=f"switch to {model} billing", actor_id=actor_id)
+                    invoice_void_locked(invoice=invoice, reason=f"switch to {model} billing: {why}", actor_id=by)
+                released.append(str(invoice))
             credits_apply(customer=locked, first=[inv.pk for inv in pending], extend_validity=False)
         profile, _ = BillingProfile.objects.get_or_create(customer=locked, defaults={"start_date": day})
+        before = snapshot(profile, ["model", "start_date"])
         if profile.model != model:
             profile.model = model
             if model == BillingModel.MONTHLY:
                 profile.start_date = day
             profile.save(update_fields=["model", "start_date", "updated"])
+        audit_record(actor=as_actor(actor), obj=locked, object_type="billing_profile", action=AuditAction.UPDATE,
+                     changes={**diff(before, snapshot(profile, ["model", "start_date"])),
+                              "released_invoices": released, "reason": why})
+        return profile
+
+    return money_atomic(work)
+
+
+PROFILE_FIELDS = ("terms", "discount_percent", "start_date")
+
+
+def billing_profile_update(*, customer: Subscriber, reason: str, actor: Any, **fields: Any) -> BillingProfile:
+    """Change a customer's terms, standing discount or billing start. A discount is ``Act.DISCOUNT_SET``
+    (at most the ISP's ``max_discount_percent``); terms and start date decide which periods are invoiced,
+    so they are ``Act.BILLING_MODEL_SET``: the ISP's admin or accountant, with a reason, audited (before
+    and after) in the same transaction."""
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    if "discount_percent" in fields:
+        authority.authorize(actor, Act.DISCOUNT_SET, node=customer.owner)
+    if set(fields) - {"discount_percent"}:
+        authority.authorize(actor, Act.BILLING_MODEL_SET, node=customer.owner)
+    why = reason_required(reason)
+    if "discount_percent" in fields:
+        discount = Decimal(fields["discount_percent"])
+        if not Decimal(0) <= discount <= Decimal(100):
+            raise ValidationError({"discount_percent": "A discount is a percent from 0 to 100."})
+        percent_within(discount, billing_settings().max_discount_percent, field="discount_percent",
+                       what="A standing discount")
+    if "terms" in fields and fields["terms"] not in PaymentTerms.values:
+        raise ValidationError({"terms": "Choose prepaid or postpaid."})
+
+    def work() -> BillingProfile:
+        locked = customer_lock(customer.pk)
+        profile, _ = BillingProfile.objects.select_for_update().get_or_create(
+            customer=locked, defaults={"start_date": _today()})
+        before = snapshot(profile, list(PROFILE_FIELDS))
+        for name, value in fields.items():
+            setattr(profile, name, value)
+        profile.save()
+        profile.refresh_from_db()
+        audit_record(actor=as_actor(actor), obj=locked, object_type="billing_profile", action=AuditAction.UPDATE,
+                     changes={**diff(before, snapshot(profile, list(PROFILE_FIELDS))), "reason": why})
         return profile
 
     return money_atomic(work)

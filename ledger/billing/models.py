@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from hierarchy import authority
+
 
 class BillingSettings(models.Model):
     """The ISP's billing preferences (one row per ISP schema)."""
@@ -33,6 +35,19 @@ class BillingSettings(models.Model):
     credit_note_prefix = models.CharField(max_length=12, default="CN-")
     suspend_overdue = models.BooleanField(
         default=False, help_text="Suspend a customer whose invoice is overdue past the grace period.")
+    # Bounds on what staff may give away (hierarchy.authority decides who; these decide how much).
+    max_discount_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("50"),
+        help_text="Largest standing discount or percent promo, and the most of an invoice credit notes may cancel.")
+    max_voucher_discount_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("0"),
+        help_text="How far below its owner's cost a voucher card may be printed (0: never below cost).")
+    max_voucher_commission_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("20"),
+        help_text="Largest commission a voucher batch may pay the node that sells a card.")
+    voucher_max_valid_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=366,
+        help_text="Voucher cards are sold and redeemed at most this many days after printing (empty: no limit).")
 
     class Meta:
         verbose_name_plural = "billing settings"
@@ -41,6 +56,11 @@ class BillingSettings(models.Model):
             models.CheckConstraint(condition=Q(late_fee_percent__gte=0, late_fee_percent__lte=100),
                                    name="billing_late_fee_percent_range"),
             models.CheckConstraint(condition=Q(late_fee_fixed__gte=0), name="billing_late_fee_fixed_positive"),
+            models.CheckConstraint(
+                condition=Q(max_discount_percent__gte=0, max_discount_percent__lte=100,
+                            max_voucher_discount_percent__gte=0, max_voucher_discount_percent__lte=100,
+                            max_voucher_commission_percent__gte=0, max_voucher_commission_percent__lt=100),
+                name="billing_settings_bounds_range"),
         ]
 
     def __str__(self) -> str:
@@ -365,3 +385,9 @@ class PackageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.old_package_id} → {self.new_package_id}"
+
+
+# Where each document's node path lives, for the one scope gate (hierarchy.authority.restrict).
+authority.scoped(Invoice, path_field="customer__owner__path", customer_field="customer__user_id")
+authority.scoped(CreditNote, path_field="customer__owner__path", customer_field="customer__user_id")
+authority.scoped(BillingProfile, path_field="customer__owner__path", customer_field="customer__user_id")

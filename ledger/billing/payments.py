@@ -149,11 +149,12 @@ def invoices_paid_effects(*, customer: Subscriber, invoices: Sequence[Invoice]) 
     if fields:
         customer.save(update_fields=[*fields, "updated"])
     if profile is not None and profile.suspended_for_nonpayment and not customer_overdue(customer_id=customer.pk):
+        from hierarchy.audit import SYSTEM
         from hierarchy.subscribers import subscriber_reactivate
 
         BillingProfile.objects.filter(pk=profile.pk).update(suspended_for_nonpayment=False)
         if customer.status == SubscriberStatus.SUSPENDED:
-            subscriber_reactivate(subscriber=customer)
+            subscriber_reactivate(subscriber=customer, actor=SYSTEM)
             customer.refresh_from_db()
 
 
@@ -199,9 +200,10 @@ def payment_release_hook(payment: Payment, reversal: JournalEntry) -> None:
     settings = billing_settings()
     if (settings.suspend_overdue and customer.status == SubscriberStatus.ACTIVE
             and customer_overdue(customer_id=customer.pk)):
+        from hierarchy.audit import SYSTEM
         from hierarchy.subscribers import subscriber_suspend
 
-        subscriber_suspend(subscriber=customer)
+        subscriber_suspend(subscriber=customer, actor=SYSTEM)
         BillingProfile.objects.filter(customer_id=customer.pk).update(suspended_for_nonpayment=True)
 
 

@@ -1,5 +1,6 @@
-"""Reads on billing, scoped by the role tree: staff see the invoices of the customers in their subtree
-(hierarchy.selectors.subscribers_in_scope: their node's subtree plus explicit grants), a customer its own."""
+"""Reads on billing, scoped by the one gate (hierarchy.authority.restrict): staff whose role sees the books
+get the invoices of the customers in their scope (their node's subtree plus explicit grants), a customer
+its own; other roles nothing."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from typing import Any
 
 from django.db.models import F, QuerySet
 
-from hierarchy.selectors import subscribers_in_scope
+from hierarchy import authority
+from hierarchy.authority import Act
 from ledger.billing.models import CreditNote, Invoice, InvoiceStatus
 
 AGING_BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
 
 
 def invoices_in_scope(*, user: Any) -> QuerySet[Invoice]:
-    return Invoice.objects.filter(customer__in=subscribers_in_scope(user=user))
+    return authority.restrict(Invoice.objects.all(), user, Act.FINANCE_VIEW)
 
 
 def invoice_list(*, user: Any, status: str | None = None, customer: int | None = None, kind: str | None = None,
@@ -39,7 +41,7 @@ def invoice_list(*, user: Any, status: str | None = None, customer: int | None =
 
 
 def credit_notes_in_scope(*, user: Any) -> QuerySet[CreditNote]:
-    return CreditNote.objects.filter(customer__in=subscribers_in_scope(user=user))
+    return authority.restrict(CreditNote.objects.all(), user, Act.FINANCE_VIEW)
 
 
 def bucket_of(days_overdue: int) -> str:

@@ -110,7 +110,7 @@ class CreditNoteRequestSerializer(serializers.Serializer):
 
 
 class VoidRequestSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=200, required=False, default="")
+    reason = serializers.CharField(max_length=200, help_text="Why (required; recorded in the audit trail)")
 
 
 class InvoicePayRequestSerializer(serializers.Serializer):
@@ -169,11 +169,13 @@ class PackageChangeResultSerializer(serializers.Serializer):
 class PromoCodeSerializer(serializers.ModelSerializer):
     amount = MinorField(required=False, allow_null=True, min_value=Decimal("0.01"))
     kind = serializers.ChoiceField(choices=PromoKind.choices)
+    reason = serializers.CharField(max_length=200, write_only=True,
+                                   help_text="Why (required on create and change; recorded in the audit trail)")
 
     class Meta:
         model = PromoCode
         fields = ["id", "code", "kind", "percent", "amount", "valid_from", "valid_until", "usage_limit", "times_used",
-                  "active", "created"]
+                  "active", "created", "reason"]
         read_only_fields = ["times_used", "created"]
 
 
@@ -188,8 +190,13 @@ class BillingSettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = BillingSettings
         fields = ["calendar_month", "grace_days", "late_fee_percent", "late_fee_fixed", "invoice_due_days",
-                  "number_prefix", "credit_note_prefix", "suspend_overdue"]
+                  "number_prefix", "credit_note_prefix", "suspend_overdue", "max_discount_percent",
+                  "max_voucher_discount_percent", "max_voucher_commission_percent", "voucher_max_valid_days"]
         extra_kwargs = {"late_fee_percent": {"min_value": Decimal("0"), "max_value": Decimal("100")},
+                        "max_discount_percent": {"min_value": Decimal("0"), "max_value": Decimal("100")},
+                        "max_voucher_discount_percent": {"min_value": Decimal("0"), "max_value": Decimal("100")},
+                        "max_voucher_commission_percent": {"min_value": Decimal("0"), "max_value": Decimal("99.99")},
+                        "voucher_max_valid_days": {"min_value": 1, "max_value": 3660},
                         "grace_days": {"max_value": 365}, "invoice_due_days": {"max_value": 365}}
 
 
@@ -208,12 +215,14 @@ class BillingProfileWriteSerializer(serializers.Serializer):
     discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0"),
                                                 max_value=Decimal("100"), required=False)
     start_date = serializers.DateField(required=False)
+    reason = serializers.CharField(max_length=200, help_text="Why (required; recorded in the audit trail)")
 
 
 class ModelSwitchRequestSerializer(serializers.Serializer):
     model = serializers.ChoiceField(choices=BillingModel.choices)
     open_invoices = serializers.ChoiceField(choices=[("void", "Void / cancel them"), ("keep", "Keep them payable")],
                                             required=False, allow_null=True, default=None)
+    reason = serializers.CharField(max_length=200, help_text="Why (required; recorded in the audit trail)")
 
 
 class AgingQuerySerializer(serializers.Serializer):

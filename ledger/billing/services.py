@@ -10,12 +10,17 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
+from hierarchy import authority
+from hierarchy.audit import AuditAction, audit_record
+from hierarchy.authority import Act
 from hierarchy.models import Package, Subscriber, SubscriberStatus
 from ledger.billing.amounts import Segment, line_amounts, percent_of, period_segments, period_to_invoice
+from ledger.billing.bounds import actor_id, as_actor, reason_required
 from ledger.billing.documents import (
     LineSpec,
     billing_settings,
@@ -242,25 +247,46 @@ def _late_fee(*, invoice_id: int, customer_id: int, today: datetime.date) -> boo
         credits_apply(customer=customer)
         posted = True
     if settings.suspend_overdue and customer.status == SubscriberStatus.ACTIVE:
+        from hierarchy.audit import SYSTEM
         from hierarchy.subscribers import subscriber_suspend
 
-        subscriber_suspend(subscriber=customer)
+        subscriber_suspend(subscriber=customer, actor=SYSTEM)
         BillingProfile.objects.filter(customer_id=customer.pk).update(suspended_for_nonpayment=True)
     return posted
 
 
-def invoice_void(*, invoice: Invoice, reason: str = "", actor_id: int | None = None) -> Invoice:
+def _audit(*, actor: Any, obj: Any, object_type: str, action: str, reason: str, changes: dict[str, Any]) -> None:
+    audit_record(actor=as_actor(actor), obj=obj, object_type=object_type, action=action,
+                 changes={**changes, "reason": reason})
+
+
+def invoice_void(*, invoice: Invoice, reason: str, actor: Any) -> Invoice:
+    """Void an unpaid invoice (the ISP's admin or accountant, with a reason; audited in the same
+    transaction). A reseller or manager gets PermissionDenied and nothing changes."""
+    customer = Subscriber.objects.select_related("owner").get(pk=invoice.customer_id)
+    authority.authorize(actor, Act.INVOICE_VOID, node=customer.owner)
+    why = reason_required(reason)
+
     def work() -> Invoice:
         customer_lock(invoice.customer_id)
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        return invoice_void_locked(invoice=locked, reason=reason or "voided", actor_id=actor_id)
+        before = locked.status
+        voided = invoice_void_locked(invoice=locked, reason=why, actor_id=actor_id(actor))
+        _audit(actor=actor, obj=voided, object_type="invoice", action=AuditAction.STATUS, reason=why,
+               changes={"status": [before, voided.status]})
+        return voided
 
     return money_atomic(work)
 
 
-def invoice_credit(*, invoice: Invoice, amount: int, reason: str, actor_id: int | None = None) -> CreditNote:
+def invoice_credit(*, invoice: Invoice, amount: int, reason: str, actor: Any) -> CreditNote:
     """A credit note of ``amount`` (tax included) on an issued invoice; applied to it first, the rest of
-    the customer's credit to its other open invoices."""
+    the customer's credit to its other open invoices. The ISP's admin or accountant only, with a reason;
+    all credit notes on one invoice together cancel at most ``max_discount_percent`` of it (a larger
+    correction is a void). Audited in the same transaction."""
+    customer = Subscriber.objects.select_related("owner").get(pk=invoice.customer_id)
+    authority.authorize(actor, Act.CREDIT_NOTE, node=customer.owner)
+    why = reason_required(reason)
     if amount <= 0:
         raise ValidationError({"amount": "The amount must be positive."})
 
@@ -273,9 +299,16 @@ def invoice_credit(*, invoice: Invoice, amount: int, reason: str, actor_id: int 
         if amount > locked.total - credited:
             raise ValidationError({"amount": f"At most {(locked.total - credited) / 100:.2f} can still be credited "
                                              f"on {locked}."})
+        bound = billing_settings().max_discount_percent
+        allowed = percent_of(locked.total, bound)
+        if credited + amount > allowed:
+            raise ValidationError({"amount": f"Credit notes may cancel at most {bound} % of {locked} "
+                                             f"({allowed / 100:.2f}); void the invoice instead."})
         net, tax = credit_split(invoice=locked, total=amount)
-        note = credit_note_issue(customer=customer, invoice=locked, net=net, tax=tax, reason=reason,
-                                 actor_id=actor_id, income=invoice_income(locked))
+        note = credit_note_issue(customer=customer, invoice=locked, net=net, tax=tax, reason=why,
+                                 actor_id=actor_id(actor), income=invoice_income(locked))
+        _audit(actor=actor, obj=locked, object_type="invoice", action=AuditAction.UPDATE, reason=why,
+               changes={"amount_credited": [credited, credited + amount], "credit_note": [None, note.number]})
         credits_apply(customer=customer, first=[locked.pk])
         return note
 

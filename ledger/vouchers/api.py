@@ -1,6 +1,6 @@
 """REST endpoints for vouchers and recharges (thin: parse, call one service or selector, render).
-Outside the caller's scope an object does not exist (404); a role that may not act gets 403; a
-reference outside scope is a 400 with the field named."""
+Outside the caller's scope an object does not exist (404); a role that may not act gets 403 (the services
+ask hierarchy.authority); a reference outside scope is a 400 with the field named."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role, User
+from hierarchy import authority
 from hierarchy.api_base import actor_of
-from hierarchy.models import Package, Subscriber
-from hierarchy.selectors import operators_in_scope, packages_for, subscribers_in_scope, subscribers_writable, user_node
+from hierarchy.authority import Act
+from hierarchy.models import Operator, Package, Subscriber
+from hierarchy.selectors import packages_for
 from ledger.api import Conflict
 from ledger.pricing import to_minor
 from ledger.services import IdempotencyConflict
@@ -57,34 +59,26 @@ from ledger.vouchers.services import (
 )
 
 
-def _user(request: Request) -> User:
-    return cast(User, request.user)
-
-
-def _require(user: User, roles: set[Role], what: str) -> None:
-    if user.role not in roles or user_node(user=user) is None:
-        raise exceptions.PermissionDenied(f"Your role may not {what}.")
-
-
 class BatchListCreate(APIView):
     @extend_schema(responses=BatchSerializer(many=True))
     def get(self, request: Request) -> Response:
-        batches = selectors.batches_in_scope(user=_user(request)).order_by("-id")[:500]
+        batches = selectors.batches_in_scope(user=request.user).order_by("-id")[:500]
         return Response(BatchSerializer(selectors.with_stock_counts(batches), many=True).data)
 
     @extend_schema(request=BatchRequestSerializer, responses={201: BatchSerializer})
     def post(self, request: Request) -> Response:
-        user = _user(request)
-        _require(user, selectors.BATCH_ROLES, "print vouchers")
+        user = request.user
+        authority.authorize(user, Act.VOUCHER_BATCH_CREATE)
         data = BatchRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         package = packages_for(user=user).filter(pk=values["package"]).first()
         if package is None:
             raise exceptions.ValidationError({"package": ["No such package offered in your part of the tree."]})
-        owner = user_node(user=user)
+        owner = authority.user_node(user=user)
         if "owner" in values:
-            owner = operators_in_scope(user=user).filter(pk=values["owner"]).first()
+            owner = authority.restrict(Operator.objects.all(), user, Act.VOUCHER_BATCH_CREATE).filter(
+                pk=values["owner"]).first()
             if owner is None:
                 raise exceptions.ValidationError({"owner": ["No such node in your part of the tree."]})
         assert owner is not None
@@ -98,7 +92,7 @@ class BatchListCreate(APIView):
 class BatchDetail(APIView):
     @extend_schema(responses=BatchSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        batch = get_object_or_404(selectors.batches_in_scope(user=_user(request)), pk=pk)
+        batch = get_object_or_404(selectors.batches_in_scope(user=request.user), pk=pk)
         return Response(BatchSerializer(selectors.with_stock_counts([batch])[0]).data)
 
 
@@ -107,12 +101,12 @@ class BatchPdf(APIView):
                    description="The printable sheet of the batch's cards still in stock or sold (not redeemed "
                                "or void). A card distributor gets its own stock only.")
     def get(self, request: Request, pk: int) -> HttpResponse:
-        user = _user(request)
-        if user.role == Role.CARD_DISTRIBUTOR:
-            batch = get_object_or_404(selectors.batches_in_scope(user=user), pk=pk)
-        else:
-            batch = get_object_or_404(selectors.batches_in_scope(user=user, write=True), pk=pk)
-        vouchers = (selectors.vouchers_in_scope(user=user, write=True).filter(batch=batch, status__in=["new", "sold"])
+        user = cast(User, request.user)
+        # The sheet shows PINs: who may print the batch (a card distributor: its own stock).
+        act = Act.VOUCHER_SELL if user.role == Role.CARD_DISTRIBUTOR else Act.VOUCHER_BATCH_CREATE
+        batch = get_object_or_404(selectors.batches_in_scope(user=user), pk=pk)
+        authority.authorize(user, act, node=None if user.role == Role.CARD_DISTRIBUTOR else batch.owner)
+        vouchers = (selectors.vouchers_in_scope(user=user, act=act).filter(batch=batch, status__in=["new", "sold"])
                     .order_by("number"))
         tenant = request.tenant  # type: ignore[attr-defined]
         body = batch_sheet(batch=batch, vouchers=vouchers, isp_name=tenant.name, brand_color=tenant.brand_color,
@@ -125,17 +119,16 @@ class BatchPdf(APIView):
 class BatchAssign(APIView):
     @extend_schema(request=AssignRequestSerializer, responses={200: VoucherSerializer(many=True)})
     def post(self, request: Request, pk: int) -> Response:
-        user = _user(request)
+        user = request.user
         batch = get_object_or_404(selectors.batches_in_scope(user=user), pk=pk)
-        _require(user, selectors.BATCH_ROLES, "hand out vouchers")
-        if not selectors.batches_in_scope(user=user, write=True).filter(pk=pk).exists():
-            raise exceptions.PermissionDenied("Your role may not hand out vouchers.")
+        authority.authorize(user, Act.VOUCHER_ASSIGN, node=batch.owner)
         data = AssignRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         distributor = User.objects.filter(pk=data.validated_data["distributor"]).first()
         if distributor is None:
             raise exceptions.ValidationError({"distributor": ["No such login."]})
-        ids = stock_assign(batch=batch, distributor=distributor, count=data.validated_data["count"])
+        ids = stock_assign(batch=batch, distributor=distributor, count=data.validated_data["count"],
+                           actor=actor_of(request))
         vouchers = selectors.vouchers_in_scope(user=user).filter(pk__in=ids).order_by("number")
         return Response(VoucherSerializer(vouchers, many=True).data)
 
@@ -144,7 +137,7 @@ class VoucherList(APIView):
     @extend_schema(responses=VoucherSerializer(many=True), parameters=[
         OpenApiParameter("batch", int), OpenApiParameter("status", str), OpenApiParameter("distributor", int)])
     def get(self, request: Request) -> Response:
-        vouchers = selectors.vouchers_in_scope(user=_user(request))
+        vouchers = selectors.vouchers_in_scope(user=request.user)
         for field in ("batch", "status", "distributor"):
             if value := request.query_params.get(field):
                 if field != "status" and not value.isdigit():
@@ -156,21 +149,14 @@ class VoucherList(APIView):
 class VoucherSell(APIView):
     @extend_schema(request=None, responses={200: VoucherSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        user = _user(request)
-        voucher = get_object_or_404(selectors.vouchers_in_scope(user=user), pk=pk)
-        if user.role != Role.CARD_DISTRIBUTOR:
-            _require(user, selectors.BATCH_ROLES, "sell vouchers")
-        return Response(VoucherSerializer(voucher_sell(voucher=voucher, seller=user)).data)
+        voucher = get_object_or_404(selectors.vouchers_in_scope(user=request.user), pk=pk)
+        return Response(VoucherSerializer(voucher_sell(voucher=voucher, actor=actor_of(request))).data)
 
 
 class VoucherVoid(APIView):
     @extend_schema(request=None, responses={200: VoucherSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        user = _user(request)
-        voucher = get_object_or_404(selectors.vouchers_in_scope(user=user), pk=pk)
-        _require(user, selectors.BATCH_ROLES, "void vouchers")
-        if not selectors.vouchers_in_scope(user=user, write=True).filter(pk=pk).exists():
-            raise exceptions.PermissionDenied("Your role may not void vouchers.")
+        voucher = get_object_or_404(selectors.vouchers_in_scope(user=request.user), pk=pk)
         return Response(VoucherSerializer(voucher_void(voucher=voucher, actor=actor_of(request))).data)
 
 
@@ -179,17 +165,18 @@ class VoucherRedeem(APIView):
                    description="Redeem a PIN for yourself (customer login) or a customer in your scope (staff). "
                                "5 wrong PINs per 15 minutes per address and per customer, then 429.")
     def post(self, request: Request) -> Response:
-        user = _user(request)
+        user = cast(User, request.user)
         data = RedeemRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if user.role == Role.CUSTOMER:
-            customer = subscribers_in_scope(user=user).select_related("owner", "package").first()
+        if user.role == Role.CUSTOMER:  # the signed-in customer itself, whatever it names
+            customer = Subscriber.objects.select_related("owner", "package").filter(user_id=user.pk).first()
             if customer is None:
                 raise exceptions.PermissionDenied("Your login has no customer account.")
         else:
             if "customer" not in data.validated_data:
                 raise exceptions.ValidationError({"customer": ["Say which customer redeems the voucher."]})
-            customer = (subscribers_writable(user=user).select_related("owner", "package")
+            # Staff apply a card for a customer they may recharge.
+            customer = (authority.restrict(Subscriber.objects.select_related("owner", "package"), user, Act.RECHARGE)
                         .filter(pk=data.validated_data["customer"]).first())
             if customer is None:
                 raise exceptions.ValidationError({"customer": ["No such customer in your scope."]})
@@ -211,7 +198,7 @@ class VoucherRedeem(APIView):
 class RechargeListCreate(APIView):
     @extend_schema(responses=RechargeSerializer(many=True), parameters=[OpenApiParameter("customer", int)])
     def get(self, request: Request) -> Response:
-        recharges = selectors.recharges_in_scope(user=_user(request))
+        recharges = selectors.recharges_in_scope(user=request.user)
         if (customer := request.query_params.get("customer")) and customer.isdigit():
             recharges = recharges.filter(customer_id=int(customer))
         return Response(RechargeSerializer(recharges.order_by("-id")[:500], many=True).data)
@@ -219,15 +206,16 @@ class RechargeListCreate(APIView):
     @extend_schema(request=RechargeRequestSerializer, responses={201: RechargeSerializer, 200: RechargeSerializer},
                    parameters=[OpenApiParameter("Idempotency-Key", location="header", required=True)])
     def post(self, request: Request) -> Response:
-        user = _user(request)
-        _require(user, selectors.RECHARGE_ROLES, "buy recharges")
+        user = request.user
+        authority.authorize(user, Act.RECHARGE)
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 150:
             raise exceptions.ValidationError({"Idempotency-Key": ["Send an Idempotency-Key header (1-150 chars)."]})
         data = RechargeRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        customer = subscribers_in_scope(user=user).select_related("owner", "package").filter(pk=values["customer"]).first()
+        customer = (authority.restrict(Subscriber.objects.select_related("owner", "package"), user, Act.RECHARGE)
+                    .filter(pk=values["customer"]).first())
         if customer is None:
             raise exceptions.ValidationError({"customer": ["No such customer in your scope."]})
         package: Package | None = customer.package
@@ -264,7 +252,7 @@ class SelfRecharge(APIView):
         OpenApiParameter("quantity", int, required=True), OpenApiParameter("unit", str, required=True)],
         description="The price of N days/hours of a package for the signed-in customer, and its credit.")
     def get(self, request: Request) -> Response:
-        customer = _self_customer(_user(request))
+        customer = _self_customer(cast(User, request.user))
         data = SelfRechargeRequestSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -281,7 +269,7 @@ class SelfRecharge(APIView):
                                "price; nothing changes). pay=stripe: 202 with a PaymentIntent for the price; the "
                                "recharge is bought when Stripe reports the payment succeeded.")
     def post(self, request: Request) -> Response:
-        customer = _self_customer(_user(request))
+        customer = _self_customer(cast(User, request.user))
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 150:
             raise exceptions.ValidationError({"Idempotency-Key": ["Send an Idempotency-Key header (1-150 chars)."]})

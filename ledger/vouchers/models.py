@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from hierarchy import authority
+
 
 class Unit(models.TextChoices):
     DAYS = "days", "Days"
@@ -185,3 +187,10 @@ class Voucher(models.Model):
     @property
     def serial(self) -> str:
         return f"{self.batch_id:05d}-{self.number:05d}"
+
+
+# Where each row's node path lives, for the one scope gate (hierarchy.authority.restrict). A card
+# distributor's own stock is cut further by the selectors.
+authority.scoped(VoucherBatch, path_field="owner__path")
+authority.scoped(Voucher, path_field="batch__owner__path")
+authority.scoped(Recharge, path_field="customer__owner__path", customer_field="customer__user_id")

@@ -30,7 +30,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
-from hierarchy.audit import SYSTEM, Actor, AuditAction, audit_record
+from hierarchy import authority
+from hierarchy.audit import Actor, AuditAction, audit_record
+from hierarchy.authority import Act
 from hierarchy.models import BillingMode, Package, Subscriber, SubscriberStatus
 from hierarchy.subscribers import subscriber_check_sale, subscriber_update
 from ledger.journal import (
@@ -188,14 +190,16 @@ class _Replay(Exception):
 
 
 def recharge_purchase(
-    *, customer: Subscriber, package: Package, quantity: int, unit: str, actor: Actor = SYSTEM,
+    *, customer: Subscriber, package: Package, quantity: int, unit: str, actor: Actor,
     idempotency_key: str | None = None, channel: str = Channel.API,
 ) -> tuple[Recharge, bool]:
-    """A reseller (or the ISP's staff) buys ``quantity`` days/hours of ``package`` for ``customer``.
+    """A reseller (or the ISP's staff) buys ``quantity`` days/hours of ``package`` for ``customer``:
+    ``Act.RECHARGE`` by a login whose scope reaches the customer (checked before anything is written).
 
     Returns (recharge, created). With an idempotency key, a replay returns the first recharge and the
     same key with another payload raises IdempotencyConflict (the unique key is claimed in the same
     transaction as the posting)."""
+    authority.authorize(actor, Act.RECHARGE, node=customer.owner)
     quantity_check(quantity=quantity, unit=unit)
     digest = payload_hash({"customer": customer.pk, "package": package.pk, "quantity": quantity, "unit": unit})
 

@@ -9,7 +9,8 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ledger.api import _user
+from hierarchy import authority
+from hierarchy.authority import Act
 from ledger.pricing import from_minor
 from ledger.reports import Report, _day
 from ledger.vouchers import selectors
@@ -30,17 +31,12 @@ def _by(request: Request, choices: tuple[str, ...]) -> str:
     return by
 
 
-def _require_viewer(request: Request) -> None:
-    if _user(request).role not in selectors.VIEW_ROLES | {"card_distributor"}:
-        raise exceptions.PermissionDenied("Your role has no voucher reports.")
-
-
 class VoucherStock(Report):
     @extend_schema(parameters=[OpenApiParameter("by", str, enum=["status", "batch", "distributor"]),
                                OpenApiParameter("format", str, enum=["json", "csv"])], responses=dict)
     def get(self, request: Request) -> Response:
-        _require_viewer(request)
-        rows = selectors.voucher_stock(user=_user(request), by=_by(request, ("status", "batch", "distributor")))
+        authority.authorize(request.user, Act.VOUCHER_VIEW)
+        rows = selectors.voucher_stock(user=request.user, by=_by(request, ("status", "batch", "distributor")))
         return Response({"rows": _money(rows)})
 
 
@@ -48,8 +44,8 @@ class VoucherSales(Report):
     @extend_schema(parameters=[OpenApiParameter("by", str, enum=["day", "distributor"]), *PERIOD,
                                OpenApiParameter("format", str, enum=["json", "csv"])], responses=dict)
     def get(self, request: Request) -> Response:
-        _require_viewer(request)
-        rows = selectors.voucher_sales(user=_user(request), by=_by(request, ("day", "distributor")),
+        authority.authorize(request.user, Act.VOUCHER_VIEW)
+        rows = selectors.voucher_sales(user=request.user, by=_by(request, ("day", "distributor")),
                                        start=_day(request, "from"), end=_day(request, "to"))
         return Response({"rows": _money(rows)})
 
@@ -58,8 +54,7 @@ class Recharges(Report):
     @extend_schema(parameters=[OpenApiParameter("by", str, enum=["day", "package"]), *PERIOD,
                                OpenApiParameter("format", str, enum=["json", "csv"])], responses=dict)
     def get(self, request: Request) -> Response:
-        if _user(request).role not in selectors.VIEW_ROLES:
-            raise exceptions.PermissionDenied("Your role has no recharge reports.")
-        rows = selectors.recharge_report(user=_user(request), by=_by(request, ("day", "package")),
+        authority.authorize(request.user, Act.FINANCE_VIEW)
+        rows = selectors.recharge_report(user=request.user, by=_by(request, ("day", "package")),
                                          start=_day(request, "from"), end=_day(request, "to"))
         return Response({"rows": _money(rows)})

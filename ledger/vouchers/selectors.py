@@ -1,6 +1,6 @@
-"""Reads on vouchers and recharges, scoped by the role tree (hierarchy.selectors.scope_paths): a node's
-staff see batches owned in their subtree, a card distributor only its own stock, a customer only its own
-recharges. Reports aggregate in SQL."""
+"""Reads on vouchers and recharges through the one scope gate (hierarchy.authority.restrict) for the act
+at hand: a node's staff see batches owned in their scope, a card distributor only its own stock, a
+customer only its own recharges. Reports aggregate in SQL."""
 
 from __future__ import annotations
 
@@ -12,35 +12,25 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay
 
 from accounts.models import Role
-from hierarchy.selectors import scope_paths, subscribers_in_scope
+from hierarchy import authority
+from hierarchy.authority import Act
 from ledger.vouchers.models import Recharge, Voucher, VoucherBatch
 
-VIEW_ROLES = {Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.MANAGER, Role.ACCOUNTANT}
-# May print batches (PINs), assign stock, sell directly and void: roles that handle money.
-BATCH_ROLES = {Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.ACCOUNTANT}
-# May buy recharges for customers in scope (from their node's wallet).
-RECHARGE_ROLES = {Role.ADMIN, Role.RESELLER, Role.SUB_RESELLER, Role.ACCOUNTANT}
+
+def _distributor(user: Any) -> bool:
+    """A card distributor's scope is its own stock, not its node's subtree."""
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "role", "") == Role.CARD_DISTRIBUTOR)
 
 
-def _role(user: Any) -> str:
-    return str(getattr(user, "role", "")) if getattr(user, "is_authenticated", False) and user.is_active else ""
-
-
-def _paths_q(field: str, user: Any) -> Q:
-    query = Q(pk__in=[])
-    for path in scope_paths(user=user):
-        query |= Q(**{f"{field}__startswith": path})
-    return query
-
-
-def batches_in_scope(*, user: Any, write: bool = False) -> QuerySet[VoucherBatch]:
-    role = _role(user)
+def batches_in_scope(*, user: Any, act: Act = Act.VOUCHER_VIEW) -> QuerySet[VoucherBatch]:
+    """Batches ``user`` may reach for ``act`` (hierarchy.authority.restrict): owned in its scope, or for a
+    card distributor those it holds cards of."""
     qs = VoucherBatch.objects.select_related("package", "owner")
-    if role in (BATCH_ROLES if write else VIEW_ROLES):
-        return qs.filter(_paths_q("owner__path", user))
-    if role == Role.CARD_DISTRIBUTOR and not write:
+    if _distributor(user):
+        if not authority.allowed(user, act):
+            return qs.none()
         return qs.filter(pk__in=Voucher.objects.filter(distributor_id=user.pk).values("batch_id"))
-    return qs.none()
+    return authority.restrict(qs, user, act)
 
 
 def with_stock_counts(batches: Iterable[VoucherBatch]) -> list[VoucherBatch]:
@@ -56,16 +46,16 @@ def with_stock_counts(batches: Iterable[VoucherBatch]) -> list[VoucherBatch]:
     return found
 
 
-def vouchers_in_scope(*, user: Any, write: bool = False) -> QuerySet[Voucher]:
+def vouchers_in_scope(*, user: Any, act: Act = Act.VOUCHER_VIEW) -> QuerySet[Voucher]:
     qs = Voucher.objects.select_related("batch__package", "batch__owner")
-    if _role(user) == Role.CARD_DISTRIBUTOR:
-        return qs.filter(distributor_id=user.pk)
-    return qs.filter(batch__in=batches_in_scope(user=user, write=write))
+    if _distributor(user):
+        return qs.filter(distributor_id=user.pk) if authority.allowed(user, act) else qs.none()
+    return authority.restrict(qs, user, act)
 
 
 def recharges_in_scope(*, user: Any) -> QuerySet[Recharge]:
-    return (Recharge.objects.filter(customer__in=subscribers_in_scope(user=user))
-            .select_related("customer", "package"))
+    """Recharges are money (price and cost): roles that see the books, and a customer its own."""
+    return authority.restrict(Recharge.objects.select_related("customer", "package"), user, Act.FINANCE_VIEW)
 
 
 def _period(qs: QuerySet[Any], field: str, start: datetime | None, end: datetime | None) -> QuerySet[Any]:

@@ -40,6 +40,7 @@ from ledger.journal import Leg, accounts_lock, customer_account, entry_post, isp
 from ledger.models import AccountKind, EntryKind, JournalEntry, Payment, StripeAccount
 from ledger.pricing import from_minor
 from ledger.services import IdempotencyConflict, payload_hash, payment_record
+from ledger.stripe_gateway import payment_intent_create
 from ledger.vouchers.models import Channel, Recharge, RechargeSource
 from ledger.vouchers.recharge import (
     _actor_id,
@@ -170,8 +171,6 @@ def self_recharge_intent(
     confirm_with: str = "",
 ) -> dict[str, Any]:
     """A Stripe PaymentIntent for the price; the webhook buys the recharge when it succeeds."""
-    from ledger.stripe_gateway import payment_intent_create
-
     if not stripe_connected():
         raise ValidationError({"stripe": "Card payments are not available: this ISP has not connected Stripe."})
     quote = self_recharge_quote(customer=customer, package=package, quantity=quantity, unit=unit)
@@ -198,8 +197,9 @@ _paid_order: contextvars.ContextVar[_Order | None] = contextvars.ContextVar("sel
 
 
 def self_recharge_paid(*, payment_intent: str, amount: int, metadata: dict[str, str]) -> Payment:
-    """The webhook's handler for a succeeded ``self_recharge`` PaymentIntent: the payment posts once and,
-    in the same transaction, buys the recharge (self_recharge_payment_hook)."""
+    """The webhook's handler for a succeeded ``self_recharge`` PaymentIntent (registered in
+    ``ledger.stripe_gateway.payment_kind_handlers`` by this app's ready()): the payment posts once and, in
+    the same transaction, buys the recharge (self_recharge_payment_hook)."""
     customer = Subscriber.objects.select_related("owner", "package").get(pk=int(metadata["customer"]))
     key = f"stripe:{payment_intent}"
     order = _Order(payment_key=key, customer_id=customer.pk, package_id=int(metadata["package"]),

@@ -16,6 +16,13 @@ its owner on a redemption.
 Selling on redemption: a batch with ``redeem_unsold`` lets a voucher never recorded as sold be redeemed;
 its sale is then posted in the same transaction, as cash collected by the batch's owner, no commission.
 
+Who may do what is ``hierarchy.authority``'s table: every service here takes the acting login (``actor``)
+and checks it first. How much is bounded by the ISP's billing settings: a batch's face price, less the
+distributor commission, never falls below its owner's cost for the package and quantity (or the ISP's
+``max_voucher_discount_percent`` below it); the commission is at most the ISP's maximum and the owner's
+own share; cards expire at most ``voucher_max_valid_days`` after printing. A card distributor sells only
+its own stock; a sale moves cash held for the ISP, never wallet money.
+
 Every PIN works once, also under concurrent attempts: redemption flips the voucher with one
 conditional ``UPDATE … WHERE status = 'sold' … RETURNING``; a concurrent redeemer waits on the row and
 then matches nothing. The recharge runs in the same transaction, so a failure undoes the flip.
@@ -28,6 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from math import floor
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -35,11 +43,15 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from config.crypto import secret_encrypt
+from hierarchy import authority
 from hierarchy.audit import SYSTEM, Actor
+from hierarchy.authority import Act
 from hierarchy.models import ConnectionType, Membership, Operator, Package, Subscriber
-from hierarchy.selectors import packages_offered_by, user_node
+from hierarchy.selectors import packages_offered_by
 from hierarchy.subscribers import subscriber_create
-from ledger.billing.documents import tenant_today
+from ledger.billing.amounts import percent_of
+from ledger.billing.bounds import as_actor
+from ledger.billing.documents import billing_settings, tenant_today
 from ledger.commission import commission_split
 from ledger.journal import AccountRef, Leg, entry_post, isp_account, money_atomic, node_account
 from ledger.models import AccountKind, EntryKind, JournalEntry
@@ -54,7 +66,14 @@ from ledger.vouchers.models import (
     expired,
 )
 from ledger.vouchers.pins import pin_digest, pin_generate, pin_normalize
-from ledger.vouchers.recharge import quantity_check, recharge_apply, subscriber_lock
+from ledger.vouchers.recharge import (
+    package_hours,
+    pro_rata,
+    quantity_check,
+    quantity_hours,
+    recharge_apply,
+    subscriber_lock,
+)
 
 WRONG_PIN = "This PIN is not valid. Check it and try again."
 
@@ -64,18 +83,58 @@ class VoucherRejected(ValidationError):
     wrong guess for the brute-force limit."""
 
 
-def _actor_id(actor: Actor) -> int | None:
-    user = actor.user
+def _actor_id(actor: Any) -> int | None:
+    user = as_actor(actor).user
     return int(user.pk) if user is not None and getattr(user, "is_authenticated", False) else None
 
 
+def batch_cost(*, owner: Operator, package: Package, quantity: int, unit: str) -> int:
+    """What ``quantity`` days/hours of ``package`` cost the batch's owner (its parent's price, pro rata as a
+    recharge; 0 for the ISP itself): the floor of a card's face price."""
+    if owner.depth == 0:
+        return 0
+    chain = chain_for(owner=owner, package=package)
+    return pro_rata(chain.cost(owner), hours=quantity_hours(quantity=quantity, unit=unit),
+                    period_hours=package_hours(package), round_up_half=True)
+
+
+def _batch_bounds(*, package: Package, quantity: int, unit: str, face_price: int, owner: Operator,
+                  commission_percent: Decimal, valid_until: datetime.date | None,
+                  errors: dict[str, str]) -> datetime.date | None:
+    """The ISP's bounds on a batch (errors named by field); returns the card's last valid day."""
+    settings = billing_settings()
+    most = Decimal(settings.max_voucher_commission_percent)
+    if owner.depth > 0:
+        most = min(most, Decimal(owner.share_percent))
+    if commission_percent > most:
+        errors["commission_percent"] = (f"The distributor commission is at most {most} % (the ISP's maximum and "
+                                        f"{owner.name}'s own share).")
+    elif face_price > 0 and owner.depth > 0 and "package" not in errors:
+        cost = batch_cost(owner=owner, package=package, quantity=quantity, unit=unit)
+        floor_price = cost - percent_of(cost, Decimal(settings.max_voucher_discount_percent))
+        commission = floor(Fraction(face_price) * Fraction(commission_percent) / 100)
+        if face_price - commission < floor_price:
+            errors["face_price"] = (f"{owner.name} pays {cost / 100:.2f} for {quantity} {unit} of {package.name}: "
+                                    f"the face price less the commission must be at least {floor_price / 100:.2f}.")
+    if settings.voucher_max_valid_days is not None:
+        last = tenant_today() + datetime.timedelta(days=settings.voucher_max_valid_days)
+        if valid_until is None:
+            return last
+        if valid_until > last:
+            errors["valid_until"] = (f"Cards are valid at most {settings.voucher_max_valid_days} days "
+                                     f"(until {last}).")
+    return valid_until
+
+
 def batch_create(
-    *, package: Package, quantity: int, unit: str, face_price: int, count: int, owner: Operator,
+    *, package: Package, quantity: int, unit: str, face_price: int, count: int, owner: Operator, actor: Any,
     commission_percent: Decimal = Decimal(0), redeem_unsold: bool = False, note: str = "",
-    valid_until: datetime.date | None = None, actor: Actor = SYSTEM,
+    valid_until: datetime.date | None = None,
 ) -> VoucherBatch:
     """Print a batch of ``count`` vouchers (the ISP for any package, a reseller for packages it offers),
-    valid until the end of ``valid_until`` in the ISP's time zone (None: no expiry)."""
+    valid until the end of ``valid_until`` in the ISP's time zone (None: the ISP's longest validity, or
+    no expiry if it sets none). ``Act.VOUCHER_BATCH_CREATE`` at ``owner``; bounded as the module says."""
+    authority.authorize(actor, Act.VOUCHER_BATCH_CREATE, node=owner)
     quantity_check(quantity=quantity, unit=unit)
     errors: dict[str, str] = {}
     if not 1 <= count <= 10_000:
@@ -88,6 +147,10 @@ def batch_create(
         errors["valid_until"] = "The last day of validity cannot be in the past."
     if not packages_offered_by(operator=owner).filter(pk=package.pk).exists():
         errors["package"] = f"{package.name} is retired or not offered by {owner.name}."
+    if not errors:
+        valid_until = _batch_bounds(package=package, quantity=quantity, unit=unit, face_price=face_price,
+                                    owner=owner, commission_percent=Decimal(commission_percent),
+                                    valid_until=valid_until, errors=errors)
     if errors:
         raise ValidationError(errors)
     for _attempt in range(3):
@@ -113,9 +176,10 @@ def batch_create(
     raise ValidationError({"count": "Could not draw unique PINs; try again."})
 
 
-def stock_assign(*, batch: VoucherBatch, distributor: User, count: int) -> list[int]:
+def stock_assign(*, batch: VoucherBatch, distributor: User, count: int, actor: Any) -> list[int]:
     """Give a card distributor ``count`` unassigned vouchers of the batch (lowest numbers first).
-    The distributor must belong to the batch owner's node or a node below it."""
+    The distributor must belong to the batch owner's node or a node below it. ``Act.VOUCHER_ASSIGN``."""
+    authority.authorize(actor, Act.VOUCHER_ASSIGN, node=batch.owner)
     membership = Membership.objects.filter(user=distributor).select_related("operator").first()
     if distributor.role != Role.CARD_DISTRIBUTOR or membership is None:
         raise ValidationError({"distributor": "Choose a card distributor login."})
@@ -172,16 +236,21 @@ def _post_sale(*, voucher_id: int, batch: VoucherBatch, seller: Operator, sold_b
     return Voucher.objects.select_related("batch").get(pk=voucher_id)
 
 
-def voucher_sell(*, voucher: Voucher, seller: User) -> Voucher:
-    """A card distributor sells from its stock (or the batch owner's staff sell directly). The cash is
-    held by the seller's node for the ISP; the node's commission is posted now."""
-    node = user_node(user=seller)
+def voucher_sell(*, voucher: Voucher, actor: Any) -> Voucher:
+    """A card distributor sells from its own stock only (or staff whose scope holds the batch sell
+    directly). The cash is held by the seller's node for the ISP; the node's commission is posted now; no
+    wallet moves. ``Act.VOUCHER_SELL``."""
+    seller = as_actor(actor).user
+    batch = voucher.batch
+    distributor = seller.pk if seller is not None and seller.role == Role.CARD_DISTRIBUTOR else None
+    # A distributor's scope is its stock (checked in the UPDATE below), not the batch owner's node.
+    authority.authorize(actor, Act.VOUCHER_SELL, node=None if distributor else batch.owner)
+    node = authority.user_node(user=seller)
     if node is None:
         raise ValidationError({"voucher": "Only a login attached to a node sells vouchers."})
-    batch = voucher.batch
-    distributor = seller.pk if seller.role == Role.CARD_DISTRIBUTOR else None
     if distributor is not None and voucher.distributor_id != seller.pk:
         raise ValidationError({"voucher": "This voucher is not in your stock."})
+    assert seller is not None
     return money_atomic(lambda: _post_sale(voucher_id=voucher.pk, batch=batch, seller=node, sold_by=seller.pk,
                                            only_distributor=distributor, today=tenant_today()))
 
@@ -192,8 +261,11 @@ def _mirror(entry: JournalEntry) -> list[Leg]:
                 "account__code", "account__kind", "account__owner_id", "account__customer_id", "debit", "credit")]
 
 
-def voucher_void(*, voucher: Voucher, actor: Actor = SYSTEM) -> Voucher:
-    """Void a new voucher (no money) or a sold one (its sale is reversed); a redeemed one stays."""
+def voucher_void(*, voucher: Voucher, actor: Any) -> Voucher:
+    """Void a new voucher (no money) or a sold one (its sale is reversed); a redeemed one stays.
+    ``Act.VOUCHER_VOID`` at the batch's owner."""
+    authority.authorize(actor, Act.VOUCHER_VOID, node=voucher.batch.owner)
+
     def work() -> Voucher:
         locked = Voucher.objects.select_for_update().get(pk=voucher.pk)
         if locked.status not in (VoucherStatus.NEW, VoucherStatus.SOLD):
@@ -254,9 +326,16 @@ def _redemption_legs(*, voucher: Voucher, customer: Subscriber) -> list[Leg]:
 
 
 def _hotspot_customer(*, mac: str, digest: str, actor: Actor) -> Subscriber:
-    """A device seen for the first time at the hotspot becomes a customer of the voucher's batch owner."""
+    """The hotspot device ``mac`` itself: its own hotspot account, or — seen for the first time — a new
+    customer of the voucher's batch owner. A MAC that belongs to any other kind of account is answered as
+    a wrong PIN: the hotspot never reaches another customer, nor says one exists."""
+    found = Subscriber.objects.filter(mac_address__iexact=mac).first()
+    if found is not None:
+        if found.connection_type != ConnectionType.HOTSPOT:
+            raise VoucherRejected({"pin": WRONG_PIN})
+        return found
     batch = VoucherBatch.objects.filter(vouchers__pin_digest=digest).select_related("owner", "package").first()
-    if batch is None:
+    if batch is None or Subscriber.objects.filter(username=mac.replace(":", "")).exists():
         raise VoucherRejected({"pin": WRONG_PIN})
     return subscriber_create(username=mac.replace(":", ""), password="", package=batch.package, owner=batch.owner,
                              connection_type=ConnectionType.HOTSPOT, mac_address=mac, actor=actor)
@@ -266,9 +345,13 @@ def voucher_redeem(
     *, pin: str, customer: Subscriber | None = None, hotspot_mac: str | None = None, actor: Actor = SYSTEM,
     channel: str = Channel.API,
 ) -> Redemption:
-    """Redeem ``pin`` for ``customer`` (or the hotspot device ``hotspot_mac``, created as a customer of the
-    batch's owner on its first voucher). A customer may only use vouchers of its owner's part of the tree.
-    Raises VoucherRejected (nothing changed) when the PIN does not redeem."""
+    """Redeem ``pin`` for ``customer`` (the signed-in customer itself, or one a staff login may recharge —
+    the caller checks that) or for the hotspot device ``hotspot_mac`` (its own hotspot account, created as
+    a customer of the batch's owner on its first voucher; never another customer). A customer may only use
+    vouchers of its owner's part of the tree. Raises VoucherRejected (nothing changed) when the PIN does
+    not redeem."""
+    if customer is not None and hotspot_mac is not None:
+        raise ValidationError({"customer": "Redeem for a customer or for a hotspot device, not both."})
     normal = pin_normalize(pin)
     if normal is None:
         raise VoucherRejected({"pin": WRONG_PIN})

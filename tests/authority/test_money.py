@@ -171,12 +171,12 @@ def test_a_reseller_deposits_nothing_by_bank_and_transfers_only_to_its_direct_ch
     with schema_context(alpha.schema):
         wallet_topup(node=alpha.reseller, amount=50_000, method="bank", actor=SYSTEM)
         wallet_topup(node=alpha.sub_reseller, amount=20_000, method="parent_wallet", actor=SYSTEM)
-        grandchild = operator_create(parent=alpha.sub_reseller, name="Grandchild", billing_mode=BillingMode.PREPAID,
-                                     share_percent=Decimal("50"))
+        grandchild = operator_create(actor=SYSTEM, parent=alpha.sub_reseller, name="Grandchild",
+                                     billing_mode=BillingMode.PREPAID, share_percent=Decimal("50"))
     client = api(alpha, alpha.reseller_user)
     with schema_context(alpha.schema), nothing_changes():
-        response = client.post(f"/api/v1/operators/{alpha.sub_reseller.pk}/topup/", {"amount": "10.00", "method": "bank"},
-                               content_type=JSON)
+        response = client.post(f"/api/v1/operators/{alpha.sub_reseller.pk}/topup/",
+                               {"amount": "10.00", "method": "bank"}, content_type=JSON)
         _refused_over_api(alpha, response)
         # Two levels down: the sub-reseller's wallet pays its own children, not the reseller's.
         _refused_over_api(alpha, client.post(f"/api/v1/operators/{grandchild.pk}/topup/", {"amount": "10.00"},
@@ -239,7 +239,7 @@ def test_support_sees_nothing_financial(alpha):
 
 def _postpaid_sub(alpha: Isp, *, credit: str = "0") -> tuple[Operator, Subscriber]:
     """A postpaid sub-reseller under the reseller (cost 110.00, sells at 120.00) with one customer."""
-    node = operator_create(parent=alpha.reseller, name="Postpaid Sub", billing_mode=BillingMode.POSTPAID,
+    node = operator_create(actor=SYSTEM, parent=alpha.reseller, name="Postpaid Sub", billing_mode=BillingMode.POSTPAID,
                            share_percent=Decimal("50"), credit_limit=Decimal(credit))
     PackageAssignment.objects.create(package=alpha.package, operator=node, price=Decimal("120.00"))
     customer = Subscriber.objects.create(username="pat", password="pppoe-secret", package=alpha.package, owner=node)
@@ -317,7 +317,8 @@ def test_money_atomic_reports_the_database_refusal_as_a_credit_error(alpha):
     with schema_context(alpha.schema):
         node, _ = _postpaid_sub(alpha)
         receivable = node_account(AccountKind.NODE_RECEIVABLE, node.pk)
-        with pytest.raises(CreditLimitExceeded, match=r"Postpaid Sub may owe at most 0\.00; this would make it owe 0\.01"):
+        refusal = r"Postpaid Sub may owe at most 0\.00; this would make it owe 0\.01"
+        with pytest.raises(CreditLimitExceeded, match=refusal):
             money_atomic(lambda: entry_post(kind=EntryKind.ACTIVATION, reason="forged", node_id=node.pk, legs=[
                 Leg(receivable, 1), Leg(isp_account(AccountKind.SALES_REVENUE), -1)]))
 
@@ -332,8 +333,8 @@ def test_the_authority_check_costs_no_query_per_payment(alpha):
             for n in range(3):
                 payment_record(customer=alpha.customer, amount=100, method="bank", idempotency_key=f"hot-{n}",
                                actor=accountant)
-        asked = [q["sql"] for q in queries.captured_queries
-                 if any(table in q["sql"] for table in ("membership", "guardian", "hierarchy_operator", "accounts_user"))]
+        who = ("membership", "guardian", "hierarchy_operator", "accounts_user")
+        asked = [q["sql"] for q in queries.captured_queries if any(table in q["sql"] for table in who)]
         assert asked == []
 
 

@@ -15,8 +15,10 @@ _seq = itertools.count(1)
 def monthly_customer(owner: Operator, package: Package, *, terms: str = "prepaid", billing_day: int = 1,
                      start: datetime.date = datetime.date(2026, 1, 1), discount: str = "0",
                      special_price: str | None = None) -> Subscriber:
+    # Prepaid: paid until its first period starts (payments extend it); postpaid (in arrears): none needed.
+    paid_until = None if terms == "postpaid" else datetime.datetime.combine(start, datetime.time(), tzinfo=datetime.UTC)
     customer = Subscriber.objects.create(username=f"bill-{next(_seq)}-{owner.pk}", package=package, owner=owner,
-                                         billing_day=billing_day,
+                                         billing_day=billing_day, expires_at=paid_until,
                                          special_price=Decimal(special_price) if special_price else None)
     BillingProfile.objects.create(customer=customer, terms=terms, start_date=start, discount_percent=Decimal(discount))
     return customer

@@ -165,21 +165,32 @@ def test_package_change_preview_and_confirm(alpha):
 def test_billing_profile_and_model_switch(alpha):
     _setup(alpha)
     sub = api(alpha, alpha.sub_reseller_user)
+    admin = api(alpha, alpha.admin)
     base = f"/api/v1/customers/{alpha.customer.pk}/"
     profile = sub.get(base + "billing-profile/")
     assert profile.status_code == 200 and profile.json()["model"] == "monthly" and profile.json()["credit"] == "0.00"
-    assert sub.patch(base + "billing-profile/", {"discount_percent": "101"},
-                     content_type="application/json").status_code == 400
-    assert sub.patch(base + "billing-profile/", {"terms": "postpaid"},
-                     content_type="application/json").json()["terms"] == "postpaid"
-    refused = sub.post(base + "billing-model/", {"model": "daily"}, content_type="application/json")
+    # Terms, discounts and model switches are the ISP's: a reseller is refused, nothing changes.
+    assert sub.patch(base + "billing-profile/", {"terms": "postpaid", "reason": "asked"},
+                     content_type="application/json").status_code == 403
+    assert sub.post(base + "billing-model/", {"model": "daily", "open_invoices": "keep", "reason": "asked"},
+                    content_type="application/json").status_code == 403
+    assert admin.patch(base + "billing-profile/", {"discount_percent": "101", "reason": "loyal"},
+                       content_type="application/json").status_code == 400
+    assert admin.patch(base + "billing-profile/", {"terms": "postpaid"},
+                       content_type="application/json").status_code == 400  # no reason
+    with schema_context(alpha.schema):
+        assert BillingProfile.objects.get(customer=alpha.customer).terms == "prepaid"
+    assert admin.patch(base + "billing-profile/", {"terms": "postpaid", "reason": "pays at month end"},
+                       content_type="application/json").json()["terms"] == "postpaid"
+    refused = admin.post(base + "billing-model/", {"model": "daily", "reason": "moves"},
+                         content_type="application/json")
     assert refused.status_code == 400 and "open_invoices" in refused.json()["errors"]
-    assert sub.post(base + "billing-model/", {"model": "weekly", "open_invoices": "keep"},
-                    content_type="application/json").status_code == 400
+    assert admin.post(base + "billing-model/", {"model": "weekly", "open_invoices": "keep", "reason": "moves"},
+                      content_type="application/json").status_code == 400
     with schema_context(alpha.schema):
         assert BillingProfile.objects.get(customer=alpha.customer).model == "monthly"
-    switched = sub.post(base + "billing-model/", {"model": "daily", "open_invoices": "keep"},
-                        content_type="application/json")
+    switched = admin.post(base + "billing-model/", {"model": "daily", "open_invoices": "keep", "reason": "moves"},
+                          content_type="application/json")
     assert switched.status_code == 200 and switched.json()["model"] == "daily"
     assert api(alpha, alpha.sibling_user).get(base + "billing-profile/").status_code == 404
 
@@ -190,18 +201,20 @@ def test_promo_codes_crud_and_redeem(alpha, beta):
     for body in ({"code": "X1", "kind": "percent", "percent": "150"}, {"code": "X2", "kind": "bogus"},
                  {"code": "bad code!", "kind": "fixed", "amount": "5.00"}, {"code": "X3", "kind": "fixed"},
                  {"code": "X4", "kind": "percent", "percent": "10", "valid_from": "2026-02-01T00:00:00Z",
-                  "valid_until": "2026-01-01T00:00:00Z"}):
-        response = admin.post("/api/v1/promo-codes/", body, content_type="application/json")
+                  "valid_until": "2026-01-01T00:00:00Z"}, {"code": "X5", "kind": "percent", "percent": "10"}):
+        reason = {} if body["code"] == "X5" else {"reason": "campaign"}  # X5: no reason
+        response = admin.post("/api/v1/promo-codes/", {**body, **reason}, content_type="application/json")
         assert response.status_code == 400 and response.json()["errors"], body
     with schema_context(alpha.schema):
         assert not PromoCode.objects.exists()
     created = admin.post("/api/v1/promo-codes/", {"code": "summer10", "kind": "percent", "percent": "10",
-                                                  "usage_limit": 5}, content_type="application/json")
+                                                  "usage_limit": 5, "reason": "summer campaign"},
+                         content_type="application/json")
     assert created.status_code == 201 and created.json()["code"] == "SUMMER10"
     pk = created.json()["id"]
-    assert admin.post("/api/v1/promo-codes/", {"code": "SUMMER10", "kind": "fixed", "amount": "1.00"},
-                      content_type="application/json").status_code == 400
-    assert admin.patch(f"/api/v1/promo-codes/{pk}/", {"usage_limit": 3},
+    assert admin.post("/api/v1/promo-codes/", {"code": "SUMMER10", "kind": "fixed", "amount": "1.00",
+                                               "reason": "twice"}, content_type="application/json").status_code == 400
+    assert admin.patch(f"/api/v1/promo-codes/{pk}/", {"usage_limit": 3, "reason": "budget"},
                        content_type="application/json").json()["usage_limit"] == 3
     assert api(beta, beta.admin).get(f"/api/v1/promo-codes/{pk}/").status_code == 404
     sub = api(alpha, alpha.sub_reseller_user)

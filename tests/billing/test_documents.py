@@ -90,16 +90,16 @@ def test_void_posts_the_reversal_and_keeps_the_number(alpha):
         receivable = f"receivable:c{invoice.customer_id}"
         check_deferred_now()
         assert balance(receivable) == 13_200
-        voided = invoice_void(invoice=invoice, reason="issued by mistake")
+        voided = invoice_void(actor=SYSTEM, invoice=invoice, reason="issued by mistake")
         assert voided.status == InvoiceStatus.VOID and voided.number == invoice.number
         reversal = JournalEntry.objects.get(pk=voided.void_entry_id)
         assert reversal.reversal_of_id == invoice.entry_id
         check_deferred_now()
         assert balance(receivable) == 0
         with pytest.raises(ValidationError):
-            invoice_void(invoice=voided)
+            invoice_void(actor=SYSTEM, invoice=voided, reason="again")
         with pytest.raises(ValidationError):
-            invoice_credit(invoice=voided, amount=100, reason="nope")
+            invoice_credit(actor=SYSTEM, invoice=voided, amount=100, reason="nope")
         # The period can be invoiced again, under the next number.
         with time_machine.travel(JUNE, tick=False):
             again = invoice_issue_for_period(customer=invoice.customer)
@@ -110,14 +110,14 @@ def test_void_posts_the_reversal_and_keeps_the_number(alpha):
 def test_paid_invoice_is_not_voided_and_credit_notes_correct_it(alpha):
     with schema_context(alpha.schema):
         invoice = _issued(alpha)
-        note = invoice_credit(invoice=invoice, amount=3_300, reason="three days down")
+        note = invoice_credit(actor=SYSTEM, invoice=invoice, amount=3_300, reason="three days down")
         assert (note.net, note.tax, note.total) == (3_000, 300, 3_300) and note.number.startswith("CN-")
         invoice.refresh_from_db()
         assert invoice.amount_credited == 3_300 and invoice.status == InvoiceStatus.PARTIALLY_PAID
         with pytest.raises(ValidationError):
-            invoice_void(invoice=invoice)  # something was credited: correct with a credit note instead
+            invoice_void(actor=SYSTEM, invoice=invoice, reason="late")  # something was credited: correct with a credit note instead
         with pytest.raises(ValidationError):
-            invoice_credit(invoice=invoice, amount=9_901, reason="more than was invoiced")
+            invoice_credit(actor=SYSTEM, invoice=invoice, amount=9_901, reason="more than was invoiced")
         assert "exceed" in _refused(
             "INSERT INTO billing_creditnote (number, sequence, customer_id, invoice_id, net, tax, total, income, reason,"
             " entry_id, created) VALUES ('CN-X', 999999, %s, %s, 9901, 0, 9901, 'sales_revenue', 'x', %s, now())",

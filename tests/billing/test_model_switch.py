@@ -39,10 +39,10 @@ def test_switch_to_daily_voiding_open_invoices(alpha):
         may.refresh_from_db()
         assert may.amount_paid == 5_000  # the oldest open invoice first
         with pytest.raises(ValidationError):
-            billing_model_switch(customer=customer, model="daily", open_invoices=None)
+            billing_model_switch(actor=SYSTEM, reason="moves to recharge", customer=customer, model="daily", open_invoices=None)
         assert BillingProfile.objects.get(customer=customer).model == "monthly"
 
-        profile = billing_model_switch(customer=customer, model="daily", open_invoices="void",
+        profile = billing_model_switch(actor=SYSTEM, reason="moves to recharge", customer=customer, model="daily", open_invoices="void",
                                        on=datetime.date(2026, 6, 10))
         assert profile.model == "daily"
         may.refresh_from_db()
@@ -62,11 +62,11 @@ def test_switch_to_daily_voiding_open_invoices(alpha):
 def test_switch_to_daily_keeping_open_invoices_then_back(alpha):
     with schema_context(alpha.schema):
         customer, _ = _two_open_invoices(alpha)
-        billing_model_switch(customer=customer, model="daily", open_invoices="keep", on=datetime.date(2026, 6, 10))
+        billing_model_switch(actor=SYSTEM, reason="moves to recharge", customer=customer, model="daily", open_invoices="keep", on=datetime.date(2026, 6, 10))
         assert set(Invoice.objects.filter(customer=customer).values_list("status", flat=True)) == {"open"}
         with time_machine.travel(datetime.datetime(2026, 7, 3, 9, tzinfo=datetime.UTC), tick=False):
             assert invoice_issue_for_period(customer=customer) is None  # daily: no invoice cycle
-        profile = billing_model_switch(customer=customer, model="monthly", open_invoices="keep",
+        profile = billing_model_switch(actor=SYSTEM, reason="moves to recharge", customer=customer, model="monthly", open_invoices="keep",
                                        on=datetime.date(2026, 8, 1))
         assert profile.model == "monthly" and profile.start_date == datetime.date(2026, 8, 1)
         with time_machine.travel(datetime.datetime(2026, 8, 3, 9, tzinfo=datetime.UTC), tick=False):
@@ -87,13 +87,13 @@ def test_a_recharge_payment_is_no_advance_for_the_first_invoice(alpha):
     with schema_context(alpha.schema):
         assert alpha.root.billing_mode == BillingMode.POSTPAID
         customer = monthly_customer(alpha.root, alpha.package, billing_day=3)
-        billing_model_switch(customer=customer, model="daily", open_invoices=None, on=datetime.date(2026, 5, 1))
-        recharge_purchase(customer=customer, package=alpha.package, quantity=3, unit="days")
+        billing_model_switch(actor=SYSTEM, reason="moves to recharge", customer=customer, model="daily", open_invoices=None, on=datetime.date(2026, 5, 1))
+        recharge_purchase(actor=SYSTEM, customer=customer, package=alpha.package, quantity=3, unit="days")
         check_deferred_now()
         owed = balance(f"receivable:c{customer.pk}")
         assert owed == 1_000  # 100.00 x 3/30 days
         payment_record(actor=SYSTEM, customer=customer, amount=owed, method="cash", idempotency_key="recharge-paid")
-        billing_model_switch(customer=customer, model="monthly", open_invoices=None, on=datetime.date(2026, 6, 1))
+        billing_model_switch(actor=SYSTEM, reason="moves to recharge", customer=customer, model="monthly", open_invoices=None, on=datetime.date(2026, 6, 1))
         with time_machine.travel(datetime.datetime(2026, 6, 3, 9, tzinfo=datetime.UTC), tick=False):
             june = invoice_issue_for_period(customer=customer)
         assert june is not None and june.status == InvoiceStatus.OPEN and june.amount_paid == 0

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django_tenants.utils import schema_context
 
+from hierarchy.audit import SYSTEM
 from ledger.billing.bulk import customers_not_invoiced, invoices_issue_bulk
 from ledger.billing.changes import package_change_confirm, package_change_preview
 from ledger.billing.models import CreditNote, Invoice, PackageChange
@@ -32,7 +33,7 @@ def _at(day: datetime.date):
 def _change(customer, pkg, day):
     with _at(day):
         quote = package_change_preview(customer=customer, package=pkg, on=day)
-        change = package_change_confirm(customer=customer, package=pkg, on=day)
+        change = package_change_confirm(actor=SYSTEM, customer=customer, package=pkg, on=day)
     customer.refresh_from_db()
     return quote, change
 
@@ -177,13 +178,13 @@ def test_bad_postpaid_changes_change_nothing(alpha, packages):
         customer = monthly_customer(alpha.sub_reseller, alpha.package, terms="postpaid")
         unoffered = package("Unoffered", "10.00")
         with pytest.raises(ValidationError):
-            package_change_confirm(customer=customer, package=alpha.package, on=datetime.date(2026, 6, 5))
+            package_change_confirm(actor=SYSTEM, customer=customer, package=alpha.package, on=datetime.date(2026, 6, 5))
         with pytest.raises(ValidationError):
-            package_change_confirm(customer=customer, package=unoffered, on=datetime.date(2026, 6, 5))
+            package_change_confirm(actor=SYSTEM, customer=customer, package=unoffered, on=datetime.date(2026, 6, 5))
         assert not PackageChange.objects.filter(customer=customer).exists()
         _change(customer, fiber, datetime.date(2026, 6, 20))
         with pytest.raises(ValidationError):  # before the recorded change
-            package_change_confirm(customer=customer, package=lite, on=datetime.date(2026, 6, 10))
+            package_change_confirm(actor=SYSTEM, customer=customer, package=lite, on=datetime.date(2026, 6, 10))
         customer.refresh_from_db()
         assert customer.package_id == fiber.pk
         change = PackageChange.objects.get(customer=customer)

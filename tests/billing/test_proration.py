@@ -53,7 +53,7 @@ def test_upgrade_on_day_21_of_30(alpha):
         assert amounts.net_total == 2_016
         assert not CreditNote.objects.filter(customer=customer).exists()  # the preview wrote nothing
 
-        change = package_change_confirm(customer=customer, package=fiber, on=day)
+        change = package_change_confirm(actor=SYSTEM, customer=customer, package=fiber, on=day)
         assert change.credit_note.total == 4_400 and change.credit_note.invoice_id == june.pk
         assert change.invoice.total == 6_416 and change.invoice.kind == "proration"
         change.invoice.refresh_from_db()
@@ -83,7 +83,7 @@ def test_downgrade_on_day_11_with_a_discount(alpha):
         assert (amounts.charge.amount, amounts.charge.discount, amounts.charge.tax, amounts.charge.total) == (
             4_000, 500, 350, 3_850)
         assert amounts.net_total == -3_850
-        change = package_change_confirm(customer=customer, package=lite, on=day)
+        change = package_change_confirm(actor=SYSTEM, customer=customer, package=lite, on=day)
         june.refresh_from_db()
         assert june.amount_credited == 7_700 and june.outstanding == 3_850
         assert change.invoice.total == 3_850
@@ -99,6 +99,6 @@ def test_change_to_the_same_or_an_unoffered_package_is_refused(alpha):
         with pytest.raises(ValidationError):
             package_change_preview(customer=customer, package=alpha.package, on=datetime.date(2026, 6, 5))
         with pytest.raises(ValidationError):
-            package_change_confirm(customer=customer, package=unoffered, on=datetime.date(2026, 6, 5))
+            package_change_confirm(actor=SYSTEM, customer=customer, package=unoffered, on=datetime.date(2026, 6, 5))
         customer.refresh_from_db()
         assert customer.package_id == alpha.package.pk

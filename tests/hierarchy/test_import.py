@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import schema_context
 from rest_framework.authtoken.models import Token
 
-from hierarchy.audit import AuditEvent
+from hierarchy.audit import SYSTEM, AuditEvent
 from hierarchy.imports import ImportJob
 from hierarchy.models import Subscriber
 from tests.conftest import host_client
@@ -24,7 +24,7 @@ HEADER = "username,password,connection_type,package,owner,mac_address,ip_address
 def _file(isp, prefix: str) -> str:
     sub, pkg = isp.sub_reseller.pk, "Home 20M"
     rows = [
-        f"{prefix}-ok1,pw,pppoe,{pkg},{sub},,,Good One,2030-01-31",
+        f"{prefix}-ok1,pw,pppoe,{pkg},{sub},,,Good One,",
         f"{prefix}-ok2,pw,hotspot,{pkg},{sub},aa-bb-cc-00-11-22,,Good Two,",
         f"bad name,pw,pppoe,{pkg},{sub},,,,",  # row 4: username characters
         f"{prefix}-ok1,pw,pppoe,{pkg},{sub},,,Dup In File,",  # row 5: duplicate of row 2
@@ -158,8 +158,8 @@ def test_ambiguous_owner_names_need_the_id(alpha):
     from hierarchy.services import operator_create
 
     with schema_context(alpha.schema):
-        twin_a = operator_create(parent=alpha.reseller, name="Twin")
-        operator_create(parent=alpha.sibling, name="Twin")
+        twin_a = operator_create(actor=SYSTEM, parent=alpha.reseller, name="Twin")
+        operator_create(actor=SYSTEM, parent=alpha.sibling, name="Twin")
         from hierarchy.models import PackageAssignment
 
         PackageAssignment.objects.create(package=alpha.package, operator=twin_a, price="130.00")

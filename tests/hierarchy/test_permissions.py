@@ -24,7 +24,8 @@ RIGHTS: dict[str, dict[str, set[str]]] = {
     Role.ADMIN: {"operator": ALL, "user": ALL, "package": ALL, "assignment": ALL, "customer": ALL},
     Role.RESELLER: {"operator": ALL, "user": ALL, "package": READ, "assignment": ALL, "customer": ALL},
     Role.SUB_RESELLER: {"operator": ALL, "user": ALL, "package": READ, "assignment": ALL, "customer": ALL},
-    Role.MANAGER: {"operator": ALL, "user": ALL, "package": READ, "assignment": READ, "customer": ALL},
+    # Issue 15: a manager runs customers and staff logins; the tree's nodes are the resellers' (read only).
+    Role.MANAGER: {"operator": READ, "user": ALL, "package": READ, "assignment": READ, "customer": ALL},
     Role.ACCOUNTANT: {"operator": READ, "user": READ, "package": READ, "assignment": ALL, "customer": READ},
     Role.SUPPORT: {"operator": READ, "package": READ, "customer": READ},
     Role.CARD_DISTRIBUTOR: {"package": READ},

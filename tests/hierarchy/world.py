@@ -10,6 +10,7 @@ from typing import Any
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Role, User
+from hierarchy.audit import SYSTEM
 from hierarchy.models import Membership, Operator, Package, PackageAssignment, Subscriber
 from hierarchy.services import operator_create
 from tests.support.personas import Isp
@@ -70,14 +71,14 @@ _counter = iter(range(10_000_000))
 def _place(tag: str, node: Operator, leaf: bool) -> Place:
     """Objects at `node` (or at a fresh empty leaf under it when `leaf`)."""
     n = next(_counter)
-    target = operator_create(parent=node, name=f"{tag} leaf {n}") if leaf else node
+    target = operator_create(actor=SYSTEM, parent=node, name=f"{tag} leaf {n}") if leaf else node
     seen = _package(f"{tag} seen {n}")
     _offer(seen, *_chain(target))
     assignment = None if target.is_root else PackageAssignment.objects.get(package=seen, operator=target)
     resell = _package(f"{tag} resell {n}")
     _offer(resell, *_chain(node))
     customer = Subscriber.objects.create(username=f"{tag}-cust-{n}", password="x", package=seen, owner=target)
-    spare = operator_create(parent=node, name=f"{tag} spare {n}") if leaf else node
+    spare = operator_create(actor=SYSTEM, parent=node, name=f"{tag} spare {n}") if leaf else node
     spare_package = _package(f"{tag} spare {n}")
     _offer(spare_package, *_chain(target))
     spare_assignment = None if target.is_root else PackageAssignment.objects.get(package=spare_package,
@@ -99,7 +100,7 @@ def build(isp: Isp, role: str) -> World:
         places["inside"].customer = isp.customer
     elif role == Role.SUB_RESELLER:
         actor = _user("acting-sub@alpha.test", Role.SUB_RESELLER, sub)
-        sub_sibling = operator_create(parent=reseller, name="alpha Sub Sibling")
+        sub_sibling = operator_create(actor=SYSTEM, parent=reseller, name="alpha Sub Sibling")
         places = {"inside": _place("in", sub, leaf=True), "sibling": _place("sib", sub_sibling, leaf=True),
                   "above": _place("up", reseller, leaf=False)}
     else:

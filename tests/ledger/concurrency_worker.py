@@ -26,8 +26,10 @@ def setup(slug: str) -> str:
                            admin_password="correct-horse-battery-9")
     with schema_context(tenant.schema_name):
         root = operator_root()
-        reseller = operator_create(parent=root, name="R", billing_mode=BillingMode.PREPAID, share_percent=Decimal(60))
-        sub = operator_create(parent=reseller, name="S", billing_mode=BillingMode.PREPAID, share_percent=Decimal(50))
+        reseller = operator_create(actor=SYSTEM,
+                                   parent=root, name="R", billing_mode=BillingMode.PREPAID, share_percent=Decimal(60))
+        sub = operator_create(actor=SYSTEM,
+                              parent=reseller, name="S", billing_mode=BillingMode.PREPAID, share_percent=Decimal(50))
         package = Package.objects.create(name="P", type="pppoe", download_kbps=1, upload_kbps=1, price=Decimal(100))
         PackageAssignment.objects.create(package=package, operator=reseller, price=Decimal(110))
         PackageAssignment.objects.create(package=package, operator=sub, price=Decimal(120))

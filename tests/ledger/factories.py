@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import connection
 
+from hierarchy.audit import SYSTEM
 from hierarchy.models import BillingMode, Operator, Package, PackageAssignment, Subscriber
 from hierarchy.services import operator_create
 from ledger.models import Account, account_balance
@@ -15,7 +16,7 @@ _seq = itertools.count(1)
 
 
 def node(parent: Operator, *, share: str = "50", prepaid: bool = True, credit: str = "0") -> Operator:
-    return operator_create(parent=parent, name=f"node-{next(_seq)}-{id(parent)}",
+    return operator_create(actor=SYSTEM, parent=parent, name=f"node-{next(_seq)}-{id(parent)}",
                            billing_mode=BillingMode.PREPAID if prepaid else BillingMode.POSTPAID,
                            share_percent=Decimal(share), credit_limit=Decimal(credit))
 

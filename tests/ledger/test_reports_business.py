@@ -40,7 +40,7 @@ def books(alpha):
                                   expires_at=now + timedelta(days=90))
         gus = Subscriber.objects.create(username="gus", package=alpha.package, owner=alpha.sibling,
                                         expires_at=now + timedelta(days=90))
-        subscriber_status_set(subscriber=gus, status="disabled")
+        subscriber_status_set(actor=SYSTEM, subscriber=gus, status="disabled")
         Subscriber.objects.filter(username__in=["eve", "fay", "gus"]).update(created=now - timedelta(days=60))
         Subscriber.objects.filter(pk__in=[alpha.customer.pk, dan.pk]).update(created=now - timedelta(days=60))
     return alpha

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django_tenants.utils import schema_context
 
 from hierarchy.audit import SYSTEM
+from hierarchy.models import Subscriber
 from ledger.checks import ledger_check
 from ledger.models import JournalEntry, Payment
 from ledger.services import (
@@ -109,10 +110,11 @@ def test_too_little_in_the_wallet_changes_nothing(alpha):
         wallet_topup(actor=SYSTEM, node=alpha.reseller, amount=20_000, method="bank")
         wallet_topup(actor=SYSTEM, node=alpha.sub_reseller, amount=10_000, method="parent_wallet")
         entries = JournalEntry.objects.count()
+        paid_until = Subscriber.objects.get(pk=alpha.customer.pk).expires_at
         with pytest.raises(InsufficientFunds, match=r"less than the 110\.00 needed"):
             subscriber_activate(actor=SYSTEM, subscriber=alpha.customer)
         alpha.customer.refresh_from_db()
-        assert alpha.customer.expires_at is None
+        assert alpha.customer.expires_at == paid_until
         assert JournalEntry.objects.count() == entries and wallet_balance(node=alpha.sub_reseller) == 10_000
         with pytest.raises(InsufficientFunds):
             wallet_topup(actor=SYSTEM, node=alpha.sub_reseller, amount=10_001, method="parent_wallet")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest_django.fixtures as pytest_django_fixtures
 from django.conf import settings
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from hierarchy.audit import SYSTEM
@@ -159,9 +161,36 @@ def make_package(schema: str, **fields: Any) -> Package:
         return Package.objects.create(**{**defaults, **fields})
 
 
+def paid_period_end(*, days: int, hours: int = 0) -> datetime:
+    """The paid-until of one period that began a minute ago (accounting counts whole seconds from the
+    period's start, paid-until minus validity)."""
+    return timezone.now().replace(microsecond=0) - timedelta(minutes=1) + timedelta(days=days, hours=hours)
+
+
+@pytest.fixture(autouse=True)
+def _carol_has_paid(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The RADIUS tests answer carol as a paying customer: a paid-until a month ahead, committed (the
+    server reads it on its own connection) and put back afterwards (a new prepaid customer starts expired)."""
+    saved: dict[str, Any] = {}
+    with django_db_blocker.unblock():
+        for schema in ("isp_alpha", "isp_beta"):
+            with schema_context(schema):
+                carol = Subscriber.objects.filter(username="carol")
+                saved[schema] = carol.values_list("expires_at", flat=True).first()
+                carol.update(expires_at=paid_period_end(days=30))
+    yield
+    with django_db_blocker.unblock():
+        for schema, expires_at in saved.items():
+            with schema_context(schema):
+                Subscriber.objects.filter(username="carol").update(expires_at=expires_at)
+
+
 def make_subscriber(schema: str, *, owner: Operator, package: Package, **fields: Any) -> Subscriber:
     with schema_context(schema):
-        defaults: dict[str, Any] = {"username": unique_name(), "password": "pw-" + secrets.token_hex(4)}
+        # Paid for one period unless the test says otherwise (a prepaid customer always has a paid-until).
+        defaults: dict[str, Any] = {
+            "username": unique_name(), "password": "pw-" + secrets.token_hex(4),
+            "expires_at": paid_period_end(days=package.validity_days, hours=package.validity_hours)}
         return Subscriber.objects.create(owner=owner, package=package, **{**defaults, **fields})
 
 

@@ -10,6 +10,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 from pyrad import packet as rp
 
+from hierarchy.audit import SYSTEM
 from hierarchy.models import ConnectionType, SubscriberStatus
 from tenants.services import tenant_suspend, tenant_unsuspend
 from tests.radius.conftest import isp, make_package, make_subscriber, tenant
@@ -30,7 +31,9 @@ def test_pap_and_chap_accept_with_the_package_rate(nas_alpha: Nas) -> None:
     reply = nas_alpha.pap("carol", "pppoe-secret")
 
     assert _accepted(reply)
-    assert reply_attrs(reply) == {"Mikrotik-Rate-Limit": ["5000k/20000k"]}  # rx (upload) first
+    attrs = reply_attrs(reply)
+    assert 29 * 86400 < attrs.pop("Session-Timeout")[0] <= 30 * 86400  # until her paid time runs out
+    assert attrs == {"Mikrotik-Rate-Limit": ["5000k/20000k"]}  # rx (upload) first
     assert _accepted(nas_alpha.chap("carol", "pppoe-secret"))
 
 
@@ -81,8 +84,8 @@ def test_customer_under_a_suspended_reseller_is_rejected(nas_alpha: Nas) -> None
 
     alpha = isp("alpha")
     with schema_context(alpha.schema):
-        reseller = operator_create(parent=alpha.root, name="Soon suspended")
-        sub_node = operator_create(parent=reseller, name="Below it")
+        reseller = operator_create(actor=SYSTEM, parent=alpha.root, name="Soon suspended")
+        sub_node = operator_create(actor=SYSTEM, parent=reseller, name="Below it")
     sub = make_subscriber(alpha.schema, owner=sub_node, package=alpha.package)
     assert _accepted(nas_alpha.pap(sub.username, sub.password))
 

@@ -121,6 +121,7 @@ def test_nak_is_recorded(nas_alpha: Nas, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_suspending_through_the_customer_service_disconnects(nas_alpha: Nas, celery_worker_process: Any) -> None:
     """The hierarchy's own suspend action (what the API and the panel call) drops the live session."""
+    from hierarchy.audit import SYSTEM
     from hierarchy.subscribers import subscriber_suspend
 
     alpha = isp("alpha")
@@ -128,7 +129,7 @@ def test_suspending_through_the_customer_service_disconnects(nas_alpha: Nas, cel
     sid = _online(nas_alpha, sub.username)
     with FakeNas(NAS_ADDRESSES["alpha"], coa_port("alpha"), SECRETS["alpha"]) as router:
         with schema_context(alpha.schema):
-            subscriber_suspend(subscriber=sub)
+            subscriber_suspend(actor=SYSTEM, subscriber=sub)
         received = router.wait_for(1)
     assert [r.code for r in received] == [rp.DisconnectRequest]
     assert received[0].attributes["Acct-Session-Id"] == [sid]

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from hierarchy.audit import SYSTEM
 from hierarchy.models import (
     BillingMode,
     ConnectionType,
@@ -61,11 +62,13 @@ def build_personas(tenant: Tenant) -> Isp:
     with schema_context(tenant.schema_name):
         admin = User.objects.get(email=f"admin@{slug}.test")
         root = operator_root()
-        reseller = operator_create(parent=root, name=f"{slug} Reseller", billing_mode=BillingMode.PREPAID,
+        reseller = operator_create(actor=SYSTEM, parent=root, name=f"{slug} Reseller", billing_mode=BillingMode.PREPAID,
                                    share_percent=Decimal("60"))
-        sub = operator_create(parent=reseller, name=f"{slug} Sub-reseller", billing_mode=BillingMode.PREPAID,
+        sub = operator_create(actor=SYSTEM,
+                              parent=reseller, name=f"{slug} Sub-reseller", billing_mode=BillingMode.PREPAID,
                               share_percent=Decimal("50"))
-        sibling = operator_create(parent=root, name=f"{slug} Sibling Reseller", share_percent=Decimal("40"))
+        sibling = operator_create(actor=SYSTEM,
+                                  parent=root, name=f"{slug} Sibling Reseller", share_percent=Decimal("40"))
         package = Package.objects.create(
             name="Home 20M", type=ConnectionType.PPPOE, download_kbps=20_000, upload_kbps=5_000,
             price=Decimal("100.00"), validity_days=30,

@@ -38,7 +38,7 @@ def distributor(node: Operator) -> User:
 def batch(owner: Operator, package: Package, *, count: int = 3, quantity: int = 1, unit: str = "days",
           face_price: int = 5_00, commission: str = "10", redeem_unsold: bool = False,
           valid_until: date | None = None) -> VoucherBatch:
-    return batch_create(package=package, quantity=quantity, unit=unit, face_price=face_price, count=count,
+    return batch_create(actor=SYSTEM, package=package, quantity=quantity, unit=unit, face_price=face_price, count=count,
                         owner=owner, commission_percent=Decimal(commission), redeem_unsold=redeem_unsold,
                         valid_until=valid_until)
 
@@ -62,7 +62,7 @@ def sold_pin(isp, *, owner: Operator | None = None, **kwargs) -> tuple[Voucher, 
     seller = distributor(owner)
     from ledger.vouchers.services import stock_assign
 
-    stock_assign(batch=made, distributor=seller, count=1)
+    stock_assign(actor=SYSTEM, batch=made, distributor=seller, count=1)
     voucher = Voucher.objects.select_related("batch").get(batch=made, number=1)
-    sold = voucher_sell(voucher=voucher, seller=seller)
+    sold = voucher_sell(voucher=voucher, actor=seller)
     return sold, pin_of(sold)

@@ -12,6 +12,17 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hierarchy.audit import Actor
+
+
+def _system() -> Actor:
+    from hierarchy.audit import SYSTEM  # after django.setup()
+
+    return SYSTEM
+
 
 ONE_DAY_COST = 367  # 110.00 x 24/720, half up
 
@@ -34,21 +45,23 @@ def setup(slug: str) -> dict[str, object]:
                            admin_password="correct-horse-battery-9")
     with schema_context(tenant.schema_name):
         root = operator_root()
-        reseller = operator_create(parent=root, name="R", billing_mode=BillingMode.PREPAID, share_percent=Decimal(60))
-        sub = operator_create(parent=reseller, name="S", billing_mode=BillingMode.PREPAID, share_percent=Decimal(50))
+        reseller = operator_create(actor=SYSTEM,
+                                   parent=root, name="R", billing_mode=BillingMode.PREPAID, share_percent=Decimal(60))
+        sub = operator_create(actor=SYSTEM,
+                              parent=reseller, name="S", billing_mode=BillingMode.PREPAID, share_percent=Decimal(50))
         package = Package.objects.create(name="P", type="pppoe", download_kbps=1, upload_kbps=1, price=Decimal(100))
         PackageAssignment.objects.create(package=package, operator=reseller, price=Decimal(110))
         PackageAssignment.objects.create(package=package, operator=sub, price=Decimal(120))
         for i in range(12):
             Subscriber.objects.create(username=f"race-{i:02d}", package=package, owner=sub)
-        wallet_topup(actor=SYSTEM, node=reseller, amount=100_000, method="bank")
-        wallet_topup(actor=SYSTEM, node=sub, amount=5 * ONE_DAY_COST + 100, method="parent_wallet")
-        batch = batch_create(package=package, quantity=1, unit="days", face_price=500, count=1, owner=sub,
+        wallet_topup(actor=_system(), node=reseller, amount=100_000, method="bank")
+        wallet_topup(actor=_system(), node=sub, amount=5 * ONE_DAY_COST + 100, method="parent_wallet")
+        batch = batch_create(actor=_system(), package=package, quantity=1, unit="days", face_price=500, count=1, owner=sub,
                              commission_percent=Decimal(10))
         seller = User.objects.create_user(email=f"cards@{slug}.test", password="x-long-password-1", role=Role.CARD_DISTRIBUTOR)
         Membership.objects.create(user=seller, operator=sub)
-        stock_assign(batch=batch, distributor=seller, count=1)
-        voucher = voucher_sell(voucher=batch.vouchers.get(), seller=seller)
+        stock_assign(actor=_system(), batch=batch, distributor=seller, count=1)
+        voucher = voucher_sell(voucher=batch.vouchers.get(), actor=seller)
         return {"schema": tenant.schema_name, "pin": pin_of(voucher)}
 
 
@@ -106,7 +119,7 @@ def race_recharge(schema: str, threads: int, first: int) -> dict[str, int]:
     def attempt(index: int) -> str:
         customer = Subscriber.objects.select_related("owner", "package").get(username=f"race-{first + index:02d}")
         try:
-            recharge_purchase(customer=customer, package=customer.package, quantity=1, unit="days")
+            recharge_purchase(actor=_system(), customer=customer, package=customer.package, quantity=1, unit="days")
         except InsufficientFunds:
             return "refused"
         return "recharged"

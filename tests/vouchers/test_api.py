@@ -3,11 +3,14 @@ distributor, the sibling reseller (outsider inside the ISP), the customer, and b
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
 from hierarchy.models import Package, Subscriber
+from ledger.billing.documents import tenant_today
 from ledger.checks import ledger_check
 from ledger.models import JournalEntry
 from ledger.vouchers.models import Recharge, Voucher, VoucherBatch
@@ -44,13 +47,19 @@ def test_batches_are_created_listed_printed_and_scoped(alpha, beta):
         pins = [pin_format(pin_of(v)) for v in Voucher.objects.filter(batch_id=batch["id"])]
     assert all(pin.encode() in pdf.content for pin in pins)
     assert b"Alpha Net" in pdf.content and b"Home 20M - 1 day" in pdf.content
-    assert batch["valid_until"] is None and b"PIN works once" in pdf.content
+    with schema_context(alpha.schema):
+        today = tenant_today()
+    # No date given: the ISP's longest validity (366 days by default).
+    last = (today + timedelta(days=366)).isoformat()
+    assert batch["valid_until"] == last and f"Use by {last}".encode() in pdf.content
 
-    dated = _batch(reseller, package=alpha.package.pk, count=1, valid_until="2099-12-31")
-    assert dated.status_code == 201 and dated.json()["valid_until"] == "2099-12-31"
+    assert _batch(reseller, package=alpha.package.pk, count=1, valid_until="2099-12-31").status_code == 400
+    until = (today + timedelta(days=300)).isoformat()
+    dated = _batch(reseller, package=alpha.package.pk, count=1, valid_until=until)
+    assert dated.status_code == 201 and dated.json()["valid_until"] == until
     cards = reseller.get(f"/api/v1/vouchers/?batch={dated.json()['id']}")
-    assert [card["valid_until"] for card in cards.json()] == ["2099-12-31"], cards.content
-    assert b"Use by 2099-12-31" in reseller.get(f"/api/v1/voucher-batches/{dated.json()['id']}/pdf/").content
+    assert [card["valid_until"] for card in cards.json()] == [until], cards.content
+    assert f"Use by {until}".encode() in reseller.get(f"/api/v1/voucher-batches/{dated.json()['id']}/pdf/").content
 
 
 def test_batch_bad_input_is_a_json_400_and_creates_nothing(alpha):

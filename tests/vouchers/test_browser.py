@@ -42,7 +42,7 @@ def _sign_in(page, base: str, user, next_path: str) -> None:
 
 def test_customer_redeems_a_voucher_in_the_portal(page, web_server, isp, django_db_blocker):
     with django_db_blocker.unblock(), schema_context(isp.schema):
-        voucher, pin = sold_pin(isp, quantity=2)
+        voucher, pin = sold_pin(isp, quantity=2, face_price=10_00)  # at least the 2 days it costs
         Subscriber.objects.filter(pk=isp.customer.pk).update(status=SubscriberStatus.EXPIRED)
     base = f"http://{isp.host}:{web_server}"
     _sign_in(page, base, isp.customer_user, "/portal/vouchers/")
@@ -127,14 +127,14 @@ def test_reseller_prints_a_batch_and_opens_its_sheet_in_the_panel(page, web_serv
     page.fill("#id_count", "12")
     page.click("button:has-text('Print')")
     page.wait_for_selector(".invalid-feedback:has-text('greater than or equal to 0.01')")
-    page.fill("#id_face_price", "9.99")
+    page.fill("#id_face_price", "25.00")  # at least the 7 days cost the reseller (23.33)
     page.fill("#id_note", "Corner shop")
     page.click("button:has-text('Print')")
     page.wait_for_selector("text=Printed batch")
     assert page.inner_text("#batch-stock [data-status=new]") == "12"
     with django_db_blocker.unblock(), schema_context(isp.schema):
         made = VoucherBatch.objects.get(note="Corner shop")
-        assert (made.count, made.quantity, made.face_price, made.owner_id) == (12, 7, 9_99, isp.reseller.pk)
+        assert (made.count, made.quantity, made.face_price, made.owner_id) == (12, 7, 25_00, isp.reseller.pk)
     # The sheet link, fetched by the page itself (its session, its host).
     href = page.get_attribute("#batch-pdf", "href")
     assert href == f"/api/v1/voucher-batches/{made.pk}/pdf/"

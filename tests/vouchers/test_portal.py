@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
@@ -11,6 +13,7 @@ from hierarchy.models import Subscriber, SubscriberStatus
 from ledger.checks import ledger_check
 from ledger.vouchers.models import Recharge, Voucher, VoucherStatus
 from ledger.vouchers.pins import pin_format
+from portal.voucher_views import NOT_A_DEVICE
 from tests.vouchers.factories import batch, pin_of, signed_in, sold_pin
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def test_customer_redeems_in_the_portal(alpha):
     with schema_context(alpha.schema):
-        voucher, pin = sold_pin(alpha, quantity=7)
+        voucher, pin = sold_pin(alpha, quantity=7, face_price=30_00)  # at least the 7 days it costs
         Subscriber.objects.filter(pk=alpha.customer.pk).update(status=SubscriberStatus.EXPIRED)
     client = signed_in(alpha, alpha.customer_user)
     page = client.get("/portal/vouchers/")
@@ -50,10 +53,11 @@ def test_portal_is_for_customers_and_limits_wrong_pins(alpha):
         assert not Recharge.objects.exists()
 
 
-def test_hotspot_device_by_mac_and_customer_by_username(alpha):
+def test_hotspot_device_by_mac_only(alpha):
     with schema_context(alpha.schema):
         _voucher, pin = sold_pin(alpha, owner=alpha.root, quantity=3, unit="hours")
         _other, carol_pin = sold_pin(alpha)
+        carol_before = Subscriber.objects.values_list("package_id", "expires_at", "status").get(pk=alpha.customer.pk)
     hotspot = Client(HTTP_HOST=alpha.host)
     form = hotspot.get("/hotspot/?mac=aa-bb-cc-dd-ee-01&link-login-only=http://10.5.50.1/login")
     assert form.status_code == 200 and b'value="aa-bb-cc-dd-ee-01"' in form.content
@@ -61,17 +65,25 @@ def test_hotspot_device_by_mac_and_customer_by_username(alpha):
                                       "link_login_only": "http://10.5.50.1/login"})
     assert done.status_code == 200 and b"You're online" in done.content
     assert b'action="http://10.5.50.1/login"' in done.content and b'value="AA:BB:CC:DD:EE:01"' in done.content
+    # A username reaches nobody, and an existing one is answered exactly like one that does not exist.
     by_name = hotspot.post("/hotspot/", {"identity": "carol", "pin": carol_pin})
-    assert by_name.status_code == 200 and b"You're online" in by_name.content
     unknown = hotspot.post("/hotspot/", {"identity": "nobody", "pin": carol_pin})
-    assert unknown.status_code == 400 and b"No account with this username" in unknown.content
+    assert by_name.status_code == unknown.status_code == 400
+    assert b"You're online" not in by_name.content and b"MAC address" in by_name.content
+    assert _errors(by_name) == _errors(unknown) == [NOT_A_DEVICE.replace("'", "&#x27;")]
     evil = hotspot.get("/hotspot/?link-login-only=javascript:alert(1)")
     assert b"javascript:" not in evil.content
     with schema_context(alpha.schema):
         device = Subscriber.objects.get(mac_address="AA:BB:CC:DD:EE:01")
         assert device.connection_type == "hotspot" and device.status == SubscriberStatus.ACTIVE
+        assert Subscriber.objects.values_list("package_id", "expires_at", "status").get(
+            pk=alpha.customer.pk) == carol_before
         assert {r.channel for r in Recharge.objects.all()} == {"hotspot"}
         assert ledger_check().ok
+
+
+def _errors(response) -> list[str]:
+    return re.findall(r'class="invalid-feedback[^"]*"[^>]*>\s*([^<]*?)\s*<', response.content.decode())
 
 
 def test_hotspot_wrong_pin_creates_nothing(alpha):

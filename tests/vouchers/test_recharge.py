@@ -88,7 +88,7 @@ def test_too_little_in_the_wallet_changes_nothing(alpha):
         fund(alpha, sub=3_00)  # 3.00: less than one day (3.67)
         before = (_carol(alpha).expires_at, _carol(alpha).status, JournalEntry.objects.count())
         with pytest.raises(InsufficientFunds) as error:
-            recharge_purchase(customer=_carol(alpha), package=alpha.package, quantity=1, unit="days")
+            recharge_purchase(actor=SYSTEM, customer=_carol(alpha), package=alpha.package, quantity=1, unit="days")
         assert "3.00" in str(error.value) and "nothing was changed" in str(error.value)
         assert (_carol(alpha).expires_at, _carol(alpha).status, JournalEntry.objects.count()) == before
         assert not Recharge.objects.exists()
@@ -98,13 +98,13 @@ def test_too_little_in_the_wallet_changes_nothing(alpha):
 def test_idempotency_key_posts_once(alpha):
     with schema_context(alpha.schema):
         fund(alpha)
-        first, created = recharge_purchase(customer=_carol(alpha), package=alpha.package, quantity=2, unit="days",
+        first, created = recharge_purchase(actor=SYSTEM, customer=_carol(alpha), package=alpha.package, quantity=2, unit="days",
                                            idempotency_key="rk-1")
-        again, created_again = recharge_purchase(customer=_carol(alpha), package=alpha.package, quantity=2,
+        again, created_again = recharge_purchase(actor=SYSTEM, customer=_carol(alpha), package=alpha.package, quantity=2,
                                                  unit="days", idempotency_key="rk-1")
         assert created and not created_again and again.pk == first.pk
         with pytest.raises(IdempotencyConflict):
-            recharge_purchase(customer=_carol(alpha), package=alpha.package, quantity=3, unit="days",
+            recharge_purchase(actor=SYSTEM, customer=_carol(alpha), package=alpha.package, quantity=3, unit="days",
                               idempotency_key="rk-1")
         assert Recharge.objects.count() == 1
 
@@ -114,10 +114,10 @@ def test_bad_quantities_and_unoffered_packages_are_refused(alpha):
         fund(alpha)
         for quantity, unit in ((0, "days"), (-1, "hours"), (367, "days"), (1, "weeks")):
             with pytest.raises(ValidationError):
-                recharge_purchase(customer=_carol(alpha), package=alpha.package, quantity=quantity, unit=unit)
+                recharge_purchase(actor=SYSTEM, customer=_carol(alpha), package=alpha.package, quantity=quantity, unit=unit)
         other = Package.objects.create(name="Not offered", type="pppoe", download_kbps=1, upload_kbps=1, price=5)
         with pytest.raises(ValidationError):
-            recharge_purchase(customer=_carol(alpha), package=other, quantity=1, unit="days")
+            recharge_purchase(actor=SYSTEM, customer=_carol(alpha), package=other, quantity=1, unit="days")
         assert not Recharge.objects.exists() and _carol(alpha).package_id == alpha.package.pk
 
 
@@ -128,7 +128,7 @@ def test_recharge_with_another_package_rerates_the_customer(alpha):
                                       price=60, validity_days=1)
         PackageAssignment.objects.create(package=fast, operator=alpha.reseller, price=70)
         PackageAssignment.objects.create(package=fast, operator=alpha.sub_reseller, price=80)
-        recharge, _ = recharge_purchase(customer=_carol(alpha), package=fast, quantity=2, unit="days")
+        recharge, _ = recharge_purchase(actor=SYSTEM, customer=_carol(alpha), package=fast, quantity=2, unit="days")
         assert _carol(alpha).package_id == fast.pk
         assert recharge.cost == 2 * 7_000  # the sub-reseller's cost of the 1-day package, twice
         from hierarchy.models import AuditEvent
@@ -143,7 +143,7 @@ def test_disabled_customer_is_not_recharged(alpha):
         fund(alpha)
         Subscriber.objects.filter(pk=alpha.customer.pk).update(status=SubscriberStatus.DISABLED)
         with pytest.raises(ValidationError):
-            recharge_purchase(customer=_carol(alpha), package=alpha.package, quantity=1, unit="days")
+            recharge_purchase(actor=SYSTEM, customer=_carol(alpha), package=alpha.package, quantity=1, unit="days")
         assert not JournalEntry.objects.filter(kind=EntryKind.RECHARGE).exists()
 
 
@@ -170,7 +170,7 @@ def test_postpaid_owner_owes_the_recharge_instead_of_paying_from_a_wallet(alpha)
         customer = Subscriber.objects.create(username="sib-cust", password="pw", package=alpha.package,
                                              owner=alpha.sibling)
         customer = Subscriber.objects.select_related("owner", "package").get(pk=customer.pk)
-        recharge, _ = recharge_purchase(customer=customer, package=alpha.package, quantity=12, unit="hours")
+        recharge, _ = recharge_purchase(actor=SYSTEM, customer=customer, package=alpha.package, quantity=12, unit="hours")
         assert recharge.cost == 167  # 100.00 x 12/720 = 1.667 → 1.67
         check_deferred_now()
         assert balance(f"node_receivable:{alpha.sibling.pk}") == 167 and balance("sales_revenue") == -167

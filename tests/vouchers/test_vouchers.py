@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from hierarchy.audit import Actor
+from hierarchy.audit import SYSTEM, Actor
 from hierarchy.models import Package, Subscriber, SubscriberStatus
 from ledger.checks import ledger_check
 from ledger.models import EntryKind, JournalEntry
@@ -67,18 +67,18 @@ def test_distributor_sells_commission_at_sale_and_revenue_at_redemption(alpha):
     with schema_context(alpha.schema):
         made = batch(alpha.sub_reseller, alpha.package, count=3, face_price=5_00, commission="10")
         seller = distributor(alpha.sub_reseller)
-        assert stock_assign(batch=made, distributor=seller, count=2)
+        assert stock_assign(actor=SYSTEM, batch=made, distributor=seller, count=2)
         stock = list(Voucher.objects.filter(distributor=seller).order_by("number"))
         assert [v.number for v in stock] == [1, 2]
         with pytest.raises(ValidationError):
-            stock_assign(batch=made, distributor=seller, count=2)  # only one unassigned left
+            stock_assign(actor=SYSTEM, batch=made, distributor=seller, count=2)  # only one unassigned left
         not_mine = Voucher.objects.get(batch=made, number=3)
         with pytest.raises(ValidationError):
-            voucher_sell(voucher=not_mine, seller=seller)
-        sold = voucher_sell(voucher=stock[0], seller=seller)
+            voucher_sell(voucher=not_mine, actor=seller)
+        sold = voucher_sell(voucher=stock[0], actor=seller)
         assert sold.status == VoucherStatus.SOLD and sold.commission == 50 and sold.seller_node_id == alpha.sub_reseller.pk
         with pytest.raises(ValidationError):
-            voucher_sell(voucher=stock[0], seller=seller)  # once
+            voucher_sell(voucher=stock[0], actor=seller)  # once
         check_deferred_now()
         held, commission = f"cash_held:{alpha.sub_reseller.pk}", f"commission_payable:{alpha.sub_reseller.pk}"
         assert balance(held) == 5_00 and balance(commission) == -50 and balance("voucher_liability") == -5_00
@@ -125,11 +125,11 @@ def test_wrong_used_void_and_foreign_pins_change_nothing(alpha):
         assert "not valid" in str(error.value)
         assert Voucher.objects.get(pk=sibling_card.pk).status == VoucherStatus.SOLD
         entries = JournalEntry.objects.count()
-        voided = voucher_void(voucher=Voucher.objects.get(pk=sibling_card.pk))
+        voided = voucher_void(actor=SYSTEM, voucher=Voucher.objects.get(pk=sibling_card.pk))
         assert voided.status == VoucherStatus.VOID and voided.void_entry.reversal_of_id == sibling_card.sale_entry_id
         assert JournalEntry.objects.count() == entries + 1
         with pytest.raises(ValidationError):
-            voucher_void(voucher=Voucher.objects.get(pk=sold.pk))  # redeemed is final
+            voucher_void(actor=SYSTEM, voucher=Voucher.objects.get(pk=sold.pk))  # redeemed is final
         assert _carol(alpha).expires_at == expires and Recharge.objects.count() == 1
         check_deferred_now()
         assert balance(f"cash_held:{alpha.sibling.pk}") == 0
@@ -167,7 +167,7 @@ def test_expired_batch_neither_sells_nor_redeems_and_changes_nothing(alpha):
         loose = batch(alpha.root, alpha.package, count=2, redeem_unsold=True, valid_until=today)
         seller = distributor(alpha.sub_reseller)
         in_stock = batch(alpha.sub_reseller, alpha.package, count=1, valid_until=today)
-        stock_assign(batch=in_stock, distributor=seller, count=1)
+        stock_assign(actor=SYSTEM, batch=in_stock, distributor=seller, count=1)
         # Printed for today: still good today.
         assert voucher_redeem(pin=pin_of(loose.vouchers.get(number=1)), customer=_carol(alpha)).voucher.status == (
             VoucherStatus.REDEEMED)
@@ -184,7 +184,7 @@ def test_expired_batch_neither_sells_nor_redeems_and_changes_nothing(alpha):
                 attempt()
             assert f"expired on {yesterday}" in str(rejected.value)
         with pytest.raises(ValidationError) as error:
-            voucher_sell(voucher=Voucher.objects.select_related("batch").get(batch=in_stock), seller=seller)
+            voucher_sell(voucher=Voucher.objects.select_related("batch").get(batch=in_stock), actor=seller)
         assert f"expired on {yesterday}" in str(error.value)
         assert Voucher.objects.get(pk=sold.pk).status == VoucherStatus.SOLD
         assert Voucher.objects.get(batch=loose, number=2).status == VoucherStatus.NEW
@@ -234,7 +234,7 @@ def test_database_refuses_backward_status_and_edits(alpha):
         with pytest.raises(DatabaseError, match="voucher_status_fields"), transaction.atomic():
             Voucher.objects.filter(pk=fresh.pk).update(status="sold")  # a sale without its time
         entries = JournalEntry.objects.count()
-        assert voucher_void(voucher=fresh).status == VoucherStatus.VOID and JournalEntry.objects.count() == entries
+        assert voucher_void(actor=SYSTEM, voucher=fresh).status == VoucherStatus.VOID and JournalEntry.objects.count() == entries
         with pytest.raises(VoucherRejected) as error:
             voucher_redeem(pin=pin_of(fresh), customer=_carol(alpha))
         assert "cancelled" in str(error.value)
