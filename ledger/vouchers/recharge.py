@@ -49,7 +49,7 @@ from ledger.models import AccountKind, EntryKind, JournalEntry
 from ledger.pricing import Chain, chain_for, customer_price
 from ledger.services import IdempotencyConflict, payload_hash
 from ledger.vouchers.models import Channel, Recharge, RechargeSource, Unit, Voucher
-from ledger.wallets import wallet_funds_ensure
+from ledger.wallets import payer_funds_ensure
 
 MAX_QUANTITY = {Unit.DAYS: 366, Unit.HOURS: 24 * 366}
 
@@ -148,11 +148,11 @@ def recharge_apply(
     quote = recharge_legs(customer=customer, package=package, hours=hours)
     if source == RechargeSource.RESELLER and quote.legs:
         payer = quote.legs[0].account.code
-        wallet = customer.owner.depth > 0 and customer.owner.billing_mode == BillingMode.PREPAID
+        node_pays = customer.owner.depth > 0  # from its prepaid wallet, or on its postpaid credit
         locked: dict[str, LockedAccount] = accounts_lock((leg.account for leg in quote.legs),
-                                                         lock=[payer] if wallet else [])
-        if wallet:
-            wallet_funds_ensure(locked=locked, code=payer, needed=quote.cost, who=customer.owner.name)
+                                                         lock=[payer] if node_pays else [])
+        if node_pays:
+            payer_funds_ensure(locked=locked, code=payer, needed=quote.cost, node=customer.owner)
         entry = entry_post(kind=EntryKind.RECHARGE, legs=quote.legs, locked=locked, actor_id=_actor_id(actor),
                            customer_id=customer.pk, node_id=customer.owner_id, package_id=package.pk,
                            reason=f"Recharge of {customer.username}: {quantity} {unit} of {package.name}")
