@@ -194,7 +194,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="accountbalance",
             constraint=models.CheckConstraint(
-                condition=models.Q(("ceiling__isnull", True), models.Q(("slot", 0), ("balance__lte", models.F("ceiling"))),
+                condition=models.Q(("ceiling__isnull", True), models.Q(("balance__lte", models.F("ceiling")), ("slot", 0)),
                                    _connector="OR"),
                 name="node_receivable_within_credit",
             ),
