@@ -55,6 +55,13 @@ class OperatorViewSet(ScopedViewSet):
     def get_queryset(self) -> QuerySet[Operator]:
         return operators_in_scope(user=self.request.user).order_by("path")
 
+    def act(self) -> Act | None:
+        """Changing only a node's money settings is NODE_BILLING_SET (an accountant may), not NODE_EDIT."""
+        data = self.request.data if isinstance(self.request.data, dict) else {}
+        if self.action in ("update", "partial_update") and data and set(data) <= services.MONEY_FIELDS:
+            return Act.NODE_BILLING_SET
+        return super().act()
+
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(OperatorSerializer(page, many=True).data)

@@ -8,8 +8,9 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from rest_framework import viewsets
+from rest_framework import permissions, viewsets
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from accounts.models import Role
 from hierarchy import authority
@@ -17,6 +18,30 @@ from hierarchy.audit import Actor
 
 # What a customer's login may read through these endpoints: its own rows (authority.restrict cuts them).
 SELF_SERVICE = frozenset({authority.Act.CUSTOMER_VIEW})
+
+
+def holds(act: authority.Act, *, own_rows: bool = False) -> type[permissions.BasePermission]:
+    """A DRF permission for reading views (GET/HEAD/OPTIONS): the login's role must hold ``act`` (else 403,
+    not an empty list); with ``own_rows`` a customer passes too and the view's ``restrict`` gives it only its
+    own rows. Writes are checked by the services themselves."""
+
+    class Holds(permissions.BasePermission):
+        message = authority.denial(act)
+
+        def has_permission(self, request: Request, view: APIView) -> bool:
+            if request.method not in permissions.SAFE_METHODS:
+                return True
+            if own_rows and getattr(request.user, "role", None) == Role.CUSTOMER:
+                return True
+            return authority.allowed(request.user, act)
+
+    Holds.__name__ = f"Holds_{act.value}"
+    return Holds
+
+
+def reading(act: authority.Act, *, own_rows: bool = False) -> list[type[permissions.BasePermission]]:
+    """``permission_classes`` of a view that reads what ``act`` covers."""
+    return [permissions.IsAuthenticated, holds(act, own_rows=own_rows)]
 
 
 def actor_of(request: Request) -> Actor:

@@ -129,8 +129,10 @@ def operator_create(
 def operator_update(*, operator: Operator, actor: Actor, **fields: Any) -> Operator:
     """Contact and branding of a node below the actor's (the ISP's admins also edit the ISP's own); its
     money settings only with Act.NODE_BILLING_SET, strictly below."""
-    # The ISP's root is edited by the ISP's own staff; any other node only from above it.
-    authority.authorize(actor, Act.NODE_EDIT, node=operator, below=not operator.is_root)
+    # The ISP's root is edited by the ISP's own staff; any other node only from above it. Contact and
+    # branding are NODE_EDIT; billing mode, share and credit limit are NODE_BILLING_SET (an accountant's).
+    if set(fields) - MONEY_FIELDS or not fields:
+        authority.authorize(actor, Act.NODE_EDIT, node=operator, below=not operator.is_root)
     unknown = set(fields) - OPERATOR_EDITABLE
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from hierarchy import authority
+from hierarchy.api_base import reading
 from hierarchy.authority import Act
 from hierarchy.models import Operator, Subscriber
 from ledger import selectors
@@ -59,6 +60,7 @@ def _user(request: Request) -> User:
 
 
 class PaymentListCreate(APIView):
+    permission_classes = reading(Act.FINANCE_VIEW, own_rows=True)
     @extend_schema(responses=PaymentSerializer(many=True))
     def get(self, request: Request) -> Response:
         payments = selectors.payments_in_scope(user=_user(request))
@@ -95,6 +97,7 @@ class PaymentListCreate(APIView):
 
 
 class PaymentDetail(generics.RetrieveAPIView):
+    permission_classes = reading(Act.FINANCE_VIEW, own_rows=True)
     serializer_class = PaymentSerializer
 
     def get_queryset(self) -> QuerySet[Payment]:
@@ -145,6 +148,7 @@ class OperatorTopup(APIView):
 
 
 class AccountList(generics.ListAPIView):
+    permission_classes = reading(Act.FINANCE_VIEW)
     serializer_class = AccountSerializer
 
     def get_queryset(self) -> QuerySet[Account]:
@@ -156,6 +160,7 @@ class AccountList(generics.ListAPIView):
 
 
 class JournalEntryList(generics.ListAPIView):
+    permission_classes = reading(Act.FINANCE_VIEW)
     serializer_class = JournalEntrySerializer
 
     def get_queryset(self) -> QuerySet[JournalEntry]:
@@ -204,6 +209,7 @@ class EntryAttachmentCreate(APIView):
 
 
 class EntryAttachmentDownload(APIView):
+    permission_classes = reading(Act.FINANCE_VIEW)
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int, attachment_id: int) -> FileResponse:
         """The file, to whoever may see the entry."""
@@ -216,6 +222,7 @@ class EntryAttachmentDownload(APIView):
 
 
 class JournalEntryDetail(generics.RetrieveAPIView):
+    permission_classes = reading(Act.FINANCE_VIEW)
     serializer_class = JournalEntrySerializer
 
     def get_queryset(self) -> QuerySet[JournalEntry]:
@@ -223,6 +230,7 @@ class JournalEntryDetail(generics.RetrieveAPIView):
 
 
 class SettlementListCreate(generics.ListCreateAPIView):
+    permission_classes = reading(Act.FINANCE_VIEW)
     serializer_class = SettlementSerializer
 
     def get_queryset(self) -> QuerySet[Settlement]:

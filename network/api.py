@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from hierarchy import authority
+from hierarchy.api_base import reading
 from hierarchy.authority import Act
 from hierarchy.models import Operator
 from network import selectors, services
@@ -39,6 +40,7 @@ def _owner(user: User, owner_id: int | None) -> Operator:
 class NasListCreateView(generics.ListAPIView[Nas]):
     """NASes in your scope (read-only below the ISP); POST registers one (ISP admins and logins granted
     the network; owner defaults to your node)."""
+    permission_classes = reading(Act.NAS_VIEW)
 
     serializer_class = NasSerializer
 
@@ -58,6 +60,7 @@ class NasListCreateView(generics.ListAPIView[Nas]):
 
 
 class NasDetailView(generics.RetrieveAPIView[Nas]):
+    permission_classes = reading(Act.NAS_VIEW)
     serializer_class = NasSerializer
 
     def get_queryset(self) -> Any:
@@ -93,6 +96,7 @@ def _flag(value: str | None) -> bool | None:
 class SessionListView(APIView):
     """RADIUS sessions of the subscribers you may see: `?online=1` who is online now,
     `?subscriber=<id>` one customer's history."""
+    permission_classes = reading(Act.SESSIONS_VIEW)
 
     @extend_schema(
         parameters=[OpenApiParameter("online", str), OpenApiParameter("subscriber", int)],
@@ -113,6 +117,7 @@ class SessionListView(APIView):
 
 class UsageView(APIView):
     """Bytes up/down per day for one subscriber (`?subscriber=<id>&days=30`)."""
+    permission_classes = reading(Act.SESSIONS_VIEW)
 
     @extend_schema(
         parameters=[OpenApiParameter("subscriber", int, required=True), OpenApiParameter("days", int)],
@@ -132,6 +137,7 @@ class UsageView(APIView):
 
 class RadiusActionListView(generics.ListAPIView[DisconnectRequest]):
     """Disconnect/CoA requests sent for your subscribers, with their status and attempts."""
+    permission_classes = reading(Act.SESSIONS_VIEW)
 
     serializer_class = RadiusActionSerializer
 

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from config.crypto import secret_decrypt
 from hierarchy import authority
+from hierarchy.api_base import reading
 from hierarchy.authority import Act
 from hierarchy.models import Operator, Subscriber
 from network.models import Nas, NasType, RouterJob
@@ -153,6 +154,7 @@ def _accepted(request: Request, nas: Nas, kind: str, params: dict[str, Any] | No
 
 
 class RouterListView(generics.ListAPIView[Nas]):
+    permission_classes = reading(Act.ROUTER_VIEW)
     serializer_class = RouterSerializer
 
     def get_queryset(self) -> Any:
@@ -170,6 +172,7 @@ class RouterListView(generics.ListAPIView[Nas]):
 
 
 class RouterDetailView(APIView):
+    permission_classes = reading(Act.ROUTER_VIEW)
     @extend_schema(responses=RouterSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(RouterSerializer(_router(request, pk)).data)
@@ -269,6 +272,7 @@ class SubscriberReactivateView(SubscriberOnRouterView):
 
 
 class RouterJobListView(generics.ListAPIView[RouterJob]):
+    permission_classes = reading(Act.ROUTER_VIEW)
     serializer_class = RouterJobSerializer
 
     def get_queryset(self) -> Any:
@@ -278,6 +282,7 @@ class RouterJobListView(generics.ListAPIView[RouterJob]):
 
 
 class RouterJobDetailView(generics.RetrieveAPIView[RouterJob]):
+    permission_classes = reading(Act.ROUTER_VIEW)
     serializer_class = RouterJobSerializer
 
     def get_queryset(self) -> Any:
@@ -297,6 +302,7 @@ class RouterJobCancelView(APIView):
 
 class RouterJobSnapshotView(APIView):
     """The CSV copy of one menu an import read (`ip_pool`, `ppp_profile`, `ppp_secret`)."""
+    permission_classes = reading(Act.ROUTER_VIEW)
 
     @extend_schema(responses={(200, "text/csv"): str})
     def get(self, request: Request, pk: int, menu: str) -> HttpResponse:

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hierarchy import authority
-from hierarchy.api_base import actor_of
+from hierarchy.api_base import actor_of, reading
 from hierarchy.authority import Act
 from hierarchy.models import Operator, Package, Subscriber
 from hierarchy.selectors import packages_for
@@ -79,6 +79,7 @@ def _writable_customer(request: Request, pk: int) -> Subscriber:
 
 
 class InvoiceList(generics.ListAPIView):
+    permission_classes = reading(Act.FINANCE_VIEW, own_rows=True)
     serializer_class = InvoiceSerializer
 
     @extend_schema(parameters=[InvoiceFilterSerializer])
@@ -92,6 +93,7 @@ class InvoiceList(generics.ListAPIView):
 
 
 class InvoiceDetail(generics.RetrieveAPIView):
+    permission_classes = reading(Act.FINANCE_VIEW, own_rows=True)
     serializer_class = InvoiceSerializer
 
     def get_queryset(self) -> QuerySet[Invoice]:
@@ -99,6 +101,7 @@ class InvoiceDetail(generics.RetrieveAPIView):
 
 
 class InvoicePdf(APIView):
+    permission_classes = reading(Act.FINANCE_VIEW, own_rows=True)
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> HttpResponse:
         invoice = _invoice(request, pk)
@@ -157,6 +160,7 @@ class InvoicePay(APIView):
 
 
 class CreditNoteList(generics.ListAPIView):
+    permission_classes = reading(Act.FINANCE_VIEW, own_rows=True)
     serializer_class = CreditNoteSerializer
 
     def get_queryset(self) -> QuerySet[CreditNote]:

@@ -4,11 +4,13 @@ nothing (no journal entry, books balanced, the customer's paid-until and RADIUS 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
+from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
 from hierarchy.models import Membership, Operator, Subscriber
@@ -43,17 +45,24 @@ def books_snapshot() -> Books:
 
 
 @contextmanager
-def nothing_changes() -> Iterator[None]:
+def nothing_changes(isp: Isp | None = None) -> Iterator[None]:
     """The block is a refused attempt: afterwards no new journal entry, the books balance (deferred
-    constraints fired), and no customer's expiry or status moved."""
-    before = books_snapshot()
+    constraints fired), and no customer's expiry or status moved. With ``isp``, the snapshots are taken in
+    its schema (a request through the test client leaves the connection on the public schema)."""
+    with _schema(isp):
+        before = books_snapshot()
     yield
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-    after = books_snapshot()
-    assert after.entries == before.entries, "a journal entry was posted"
-    assert after.expiries == before.expiries, "an expiry moved"
-    assert after.statuses == before.statuses, "a status changed"
-    report = ledger_check()
-    assert report.ok, report.lines()
+    with _schema(isp):
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        after = books_snapshot()
+        assert after.entries == before.entries, "a journal entry was posted"
+        assert after.expiries == before.expiries, "an expiry moved"
+        assert after.statuses == before.statuses, "a status changed"
+        report = ledger_check()
+        assert report.ok, report.lines()
+
+
+def _schema(isp: Isp | None) -> AbstractContextManager[Any]:
+    return schema_context(isp.schema) if isp is not None else nullcontext()
