@@ -44,6 +44,22 @@ def reading(act: authority.Act, *, own_rows: bool = False) -> list[type[permissi
     return [permissions.IsAuthenticated, holds(act, own_rows=own_rows)]
 
 
+def owner_node(user: Any, owner_id: int | None, *, act: authority.Act, field: str = "owner") -> Any:
+    """The node a new object (a NAS, a router) belongs to: ``owner_id`` if it lies in the login's scope (else
+    a 400 on ``field``), the login's own node when none is given. The service then authorizes ``act`` there."""
+    from hierarchy.models import Operator
+
+    if owner_id is None:
+        node = authority.user_node(user=user)
+        if node is None:
+            raise PermissionDenied(authority.denial(act))
+        return node
+    owner = authority.restrict(Operator.objects.all(), user, authority.Act.NODE_VIEW).filter(pk=owner_id).first()
+    if owner is None:
+        raise ValidationError({field: ["No such node in your part of the tree."]})
+    return owner
+
+
 def actor_of(request: Request) -> Actor:
     return Actor(user=request.user, ip=request.META.get("REMOTE_ADDR") or None)
 

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from hierarchy import authority
+from hierarchy.api_base import reading
 from hierarchy.authority import Act
 from ledger import report_selectors, selectors
 from ledger.api import _user
@@ -67,7 +68,10 @@ def _day(request: Request, name: str) -> datetime | None:
 
 
 class Report(APIView):
+    """A report on the books: logins whose role holds FINANCE_VIEW (403 for the others, not empty rows)."""
+
     renderer_classes = [JSONRenderer, CsvRenderer]
+    permission_classes = reading(Act.FINANCE_VIEW)
 
 
 def require_whole_books(user: User) -> None:
@@ -92,6 +96,8 @@ class TrialBalance(Report):
 
 
 class CustomerStatement(Report):
+    permission_classes = reading(Act.FINANCE_VIEW, own_rows=True)  # a customer reads its own statement
+
     def get(self, request: Request, pk: int) -> Response:
         customer = get_object_or_404(selectors.customers_in_scope(user=_user(request)), pk=pk)
         payments = Payment.objects.filter(customer=customer).select_related("entry").order_by("created", "id")
@@ -151,7 +157,6 @@ class Revenue(Report):
     def get(self, request: Request) -> Response:
         """Net revenue per day, month, package or node (``group``, default day)."""
         user = _user(request)
-        authority.authorize(user, Act.FINANCE_VIEW)
         group = request.query_params.get("group", "day")
         if group not in report_selectors.REVENUE_GROUPS:
             raise exceptions.ValidationError({"group": [f"One of {', '.join(report_selectors.REVENUE_GROUPS)}."]})
@@ -167,7 +172,6 @@ class Collections(Report):
     def get(self, request: Request) -> Response:
         """Customer payments per method and collector, with the part refunded since."""
         user = _user(request)
-        authority.authorize(user, Act.FINANCE_VIEW)
         start, end = report_period(request)
         rows = report_selectors.collections_by(user=user, start=start, end=end)
         by_method: dict[str, int] = {}
@@ -182,7 +186,6 @@ class Arpu(Report):
     def get(self, request: Request) -> Response:
         """Average revenue per active customer (and per customer with revenue) in the period."""
         user = _user(request)
-        authority.authorize(user, Act.FINANCE_VIEW)
         start, end = report_period(request)
         figures = report_selectors.arpu(user=user, start=start, end=end)
         row = {key: str(from_minor(value)) if key.startswith(("revenue", "arpu")) else value
@@ -195,7 +198,6 @@ class CustomerCounts(Report):
     def get(self, request: Request) -> Response:
         """Customers by effective status (active with a past expiry counts as expired)."""
         user = _user(request)
-        authority.authorize(user, Act.FINANCE_VIEW)
         counts = report_selectors.customer_status_counts(user=user)
         return Response({"counts": counts, "rows": [{"status": k, "customers": v} for k, v in counts.items()]})
 
@@ -205,7 +207,6 @@ class Churn(Report):
     def get(self, request: Request) -> Response:
         """Customers lost in the period: validity lapsed without renewal, or disabled."""
         user = _user(request)
-        authority.authorize(user, Act.FINANCE_VIEW)
         start, end = report_period(request)
         return Response({**_period_body(start, end), **report_selectors.churn(user=user, start=start, end=end)})
 
@@ -217,7 +218,6 @@ class UpcomingExpiries(Report):
     def get(self, request: Request) -> Response:
         """Active customers whose validity ends within the next ``days`` days."""
         user = _user(request)
-        authority.authorize(user, Act.FINANCE_VIEW)
         raw = request.query_params.get("days", "7")
         if not raw.isdigit() or not 1 <= int(raw) <= 365:
             raise exceptions.ValidationError({"days": ["A whole number of days from 1 to 365."]})

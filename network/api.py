@@ -9,32 +9,18 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
 from hierarchy import authority
-from hierarchy.api_base import reading
+from hierarchy.api_base import owner_node, reading
 from hierarchy.authority import Act
-from hierarchy.models import Operator
 from network import selectors, services
 from network.models import DisconnectRequest, Nas
 from network.serializers import NasSerializer, RadiusActionSerializer, SessionSerializer, UsageDaySerializer
-
-
-def _owner(user: User, owner_id: int | None) -> Operator:
-    """The node a new NAS belongs to: the given one in the login's scope, else the login's own."""
-    if owner_id is None:
-        node = authority.user_node(user=user)
-        if node is None:
-            raise PermissionDenied(authority.denial(Act.NAS_REGISTER))
-        return cast(Operator, node)
-    owner = authority.restrict(Operator.objects.all(), user, Act.NODE_VIEW).filter(pk=owner_id).first()
-    if owner is None:
-        raise ValidationError({"owner": ["No such node in your part of the tree."]})
-    return owner
 
 
 class NasListCreateView(generics.ListAPIView[Nas]):
@@ -54,7 +40,7 @@ class NasListCreateView(generics.ListAPIView[Nas]):
         serializer = NasSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        owner = _owner(user, data.pop("owner_id", None))
+        owner = owner_node(user, data.pop("owner_id", None), act=Act.NAS_REGISTER)
         nas = services.nas_create(actor=user, owner=owner, **data)
         return Response(NasSerializer(nas).data, status=status.HTTP_201_CREATED)
 
@@ -116,8 +102,8 @@ class SessionListView(APIView):
 
 
 class UsageView(APIView):
-    """Bytes up/down per day for one subscriber (`?subscriber=<id>&days=30`)."""
-    permission_classes = reading(Act.SESSIONS_VIEW)
+    """Bytes up/down per day for one subscriber (`?subscriber=<id>&days=30`); a customer reads its own."""
+    permission_classes = reading(Act.SESSIONS_VIEW, own_rows=True)
 
     @extend_schema(
         parameters=[OpenApiParameter("subscriber", int, required=True), OpenApiParameter("days", int)],

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,9 +19,9 @@ from rest_framework.views import APIView
 from accounts.models import User
 from config.crypto import secret_decrypt
 from hierarchy import authority
-from hierarchy.api_base import reading
+from hierarchy.api_base import owner_node, reading
 from hierarchy.authority import Act
-from hierarchy.models import Operator, Subscriber
+from hierarchy.models import Subscriber
 from network.models import Nas, NasType, RouterJob
 from network.routers.jobs import JOB_ACTS
 from network.routers.models import JobKind
@@ -132,18 +132,6 @@ def _router(request: Request, pk: int) -> Nas:
     return nas
 
 
-def _owner(request: Request, owner_id: int | None) -> Operator:
-    user = cast(User, request.user)
-    if owner_id is None:
-        node = authority.user_node(user=user)
-        if node is None:
-            raise PermissionDenied(authority.denial(Act.ROUTER_REGISTER))
-        return cast(Operator, node)
-    owner = authority.restrict(Operator.objects.all(), user, Act.NODE_VIEW).filter(pk=owner_id).first()
-    if owner is None:
-        raise ValidationError({"owner_id": ["No such node in your part of the tree."]})
-    return owner
-
 
 def _accepted(request: Request, nas: Nas, kind: str, params: dict[str, Any] | None = None) -> Response:
     try:
@@ -166,7 +154,8 @@ class RouterListView(generics.ListAPIView[Nas]):
         serializer = RouterCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        owner = _owner(request, data.pop("owner_id", None))
+        owner = owner_node(request.user, data.pop("owner_id", None), act=Act.ROUTER_REGISTER,
+                           field="owner_id")
         nas = router_create(actor=request.user, owner=owner, **data)
         return Response(RouterCreatedSerializer(nas).data, status=status.HTTP_201_CREATED)
 
