@@ -16,8 +16,8 @@ from hierarchy.audit import AuditEvent
 from hierarchy.imports import ImportJob, ImportMode, import_job_run
 from hierarchy.models import Subscriber
 from ledger.billing.models import BillingProfile
-from tests.authority.refusals import unchanged
 from tests.hierarchy.api import api_for
+from tests.support.attacks import nothing_changes
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def _new(isp, **extra):
 
 def test_reseller_cannot_patch_expiry(alpha):
     api = api_for(alpha, alpha.reseller_user)
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         response = api.patch(f"customers/{alpha.customer.pk}/", {"expires_at": "2099-01-01T00:00:00Z"})
         assert response.status_code == 400, response.content
         assert "changed by payments, recharges and vouchers" in str(response.json())
@@ -39,7 +39,7 @@ def test_reseller_cannot_patch_expiry(alpha):
 
 def test_create_cannot_set_expiry_and_starts_expired(alpha):
     api = api_for(alpha, alpha.reseller_user)
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         response = api.post("customers/", _new(alpha, expires_at="2099-01-01T00:00:00Z"))
         assert response.status_code == 400 and "expires_at" in str(response.json())
     with schema_context(alpha.schema):
@@ -64,7 +64,7 @@ def _import(isp, user, text: str) -> ImportJob:
 
 def test_reseller_csv_with_expiry_is_a_row_error(alpha):
     text = HEADER + f"exp-csv-1,pw,pppoe,Home 20M,{alpha.sub_reseller.pk},2099-12-31\n"
-    with unchanged(alpha), schema_context(alpha.schema):
+    with nothing_changes(alpha), schema_context(alpha.schema):
         job = _import(alpha, alpha.reseller_user, text)
         assert job.created_rows == 0 and job.error_rows == 1 and job.expiries == []
         assert job.errors[0]["field"] == "expires_at" and "ISP's admins" in job.errors[0]["message"]
@@ -108,7 +108,7 @@ def test_admin_extends_with_a_reason_and_it_is_audited(alpha):
 def test_extend_needs_a_reason(alpha):
     until = (timezone.now() + timedelta(days=10)).isoformat()
     api = api_for(alpha, alpha.admin)
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         assert api.post(f"customers/{alpha.customer.pk}/extend/", {"until": until}).status_code == 400
         blank = api.post(f"customers/{alpha.customer.pk}/extend/", {"until": until, "reason": "  "})
         assert blank.status_code == 400
@@ -116,7 +116,7 @@ def test_extend_needs_a_reason(alpha):
 
 def test_reseller_cannot_extend(alpha):
     until = (timezone.now() + timedelta(days=3650)).isoformat()
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         for user in (alpha.reseller_user, alpha.sub_reseller_user):
             response = api_for(alpha, user).post(f"customers/{alpha.customer.pk}/extend/",
                                                  {"until": until, "reason": "friend of mine"})
