@@ -13,9 +13,8 @@ from accounts.models import Role, User
 from hierarchy.audit import Actor
 from hierarchy.models import Operator, Subscriber
 from hierarchy.services import operator_update, user_create, user_update
-from tests.authority.refusals import unchanged
 from tests.hierarchy.api import api_for
-from tests.support.attacks import staff
+from tests.support.attacks import nothing_changes, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +35,7 @@ def test_manager_creates_no_reseller_login(alpha):
     with schema_context(alpha.schema):
         manager = staff(alpha, Role.MANAGER)
     api = api_for(alpha, manager)
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         _refused(api.post("users/", _login(alpha, "mgr-made-reseller@alpha.test", Role.RESELLER, alpha.reseller)))
         # Nor a money-role login (an accountant moves wallet money and sets billing; a manager does not).
         _refused(api.post("users/", _login(alpha, "mgr-made-acct@alpha.test", Role.ACCOUNTANT, alpha.root)))
@@ -62,7 +61,7 @@ def test_manager_promotes_no_login_to_a_money_role(alpha):
 
 def test_reseller_creates_no_admin_login(alpha):
     api = api_for(alpha, alpha.reseller_user)
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         _refused(api.post("users/", _login(alpha, "rs-made-admin@alpha.test", Role.ADMIN, alpha.reseller)))
     with schema_context(alpha.schema), pytest.raises(PermissionDenied):
         user_create(email="rs-made-admin2@alpha.test", password=PASSWORD, role=Role.ADMIN, operator=alpha.root,
@@ -73,7 +72,7 @@ def test_reseller_creates_no_admin_login(alpha):
 
 def test_reseller_sets_not_its_own_credit_limit_or_share(alpha):
     api = api_for(alpha, alpha.reseller_user)
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         _refused(api.patch(f"operators/{alpha.reseller.pk}/", {"credit_limit": "100000.00"}))
         _refused(api.patch(f"operators/{alpha.reseller.pk}/", {"share_percent": "99"}))
         _refused(api.patch(f"operators/{alpha.reseller.pk}/", {"billing_mode": "postpaid"}))
@@ -89,7 +88,7 @@ def test_sub_reseller_raises_not_its_own_credit_limit(alpha):
     with schema_context(alpha.schema):
         Operator.objects.filter(pk=alpha.sub_reseller.pk).update(billing_mode="postpaid", credit_limit=Decimal(10))
     api = api_for(alpha, alpha.sub_reseller_user)
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         _refused(api.patch(f"operators/{alpha.sub_reseller.pk}/", {"credit_limit": "999999.00"}))
     with schema_context(alpha.schema):
         with pytest.raises(PermissionDenied):
@@ -102,7 +101,7 @@ def test_manager_sets_no_credit_limit(alpha):
     """A manager holds no billing settings at all; the ISP's admin sets the postpaid sibling's limit."""
     with schema_context(alpha.schema):
         manager = staff(alpha, Role.MANAGER)
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         _refused(api_for(alpha, manager).patch(f"operators/{alpha.sibling.pk}/", {"credit_limit": "5000.00"}))
     response = api_for(alpha, alpha.admin).patch(f"operators/{alpha.sibling.pk}/", {"credit_limit": "5000.00"})
     assert response.status_code == 200 and response.json()["credit_limit"] == "5000.00"
@@ -113,7 +112,7 @@ def test_support_edits_no_customer(alpha):
         support = staff(alpha, Role.SUPPORT)
     api = api_for(alpha, support)
     assert api.get(f"customers/{alpha.customer.pk}/").status_code == 200  # it reads its scope's customers
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         _refused(api.patch(f"customers/{alpha.customer.pk}/", {"full_name": "Mallory"}))
     with schema_context(alpha.schema):
         assert Subscriber.objects.get(pk=alpha.customer.pk).full_name == "Carol Customer"
@@ -124,7 +123,7 @@ def test_support_edits_no_customer(alpha):
 def test_accountant_suspends_no_customer(alpha):
     with schema_context(alpha.schema):
         accountant = staff(alpha, Role.ACCOUNTANT)
-    with unchanged(alpha):
+    with nothing_changes(alpha):
         _refused(api_for(alpha, accountant).post(f"customers/{alpha.customer.pk}/suspend/"))
 
 
@@ -146,7 +145,7 @@ def test_services_check_the_actor_themselves(alpha):
 
     with schema_context(alpha.schema):
         manager, support, accountant = (staff(alpha, role) for role in (Role.MANAGER, Role.SUPPORT, Role.ACCOUNTANT))
-        with unchanged(alpha):
+        with nothing_changes(alpha):
             with pytest.raises(PermissionDenied):
                 operator_create(parent=alpha.reseller, name="By a manager", actor=Actor(user=manager))
             with pytest.raises(PermissionDenied):
