@@ -34,9 +34,6 @@ from ledger.services import payment_record
 from ledger.vouchers.models import Voucher
 from ledger.vouchers.services import batch_create
 from ledger.wallets import wallet_topup
-from network.models import Nas
-from network.routers.services import router_create
-from network.services import nas_create
 from tests.support.attacks import nothing_changes, staff
 from tests.support.personas import Isp
 
@@ -317,6 +314,3 @@ def test_nas_and_router_probes_use_an_address_the_guard_lets_through():
     with override_settings(BACKHAUL_EGRESS_ALLOW=[]):
         address_check("198.51.100.77")
         address_check("198.51.100.78")
-
-
-_unused = (Nas, router_create, nas_create)
